@@ -1,0 +1,183 @@
+//! `ae-bench`: the command-line harness of the autoencoder benchmark.
+
+mod backend;
+mod experiment;
+mod plot;
+mod provenance;
+mod report;
+mod store;
+mod sweep;
+
+use std::path::PathBuf;
+
+use ae_data::DatasetKind;
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::backend::BackendKind;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ae-bench",
+    version,
+    about = "Train, evaluate and compare autoencoders on MNIST-format data"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run an experiment's sweep and write a dated run folder of tables and charts.
+    Sweep {
+        /// Experiment file.
+        #[arg(long, default_value = "experiments/smoke.toml")]
+        experiment: PathBuf,
+        /// Folder in which the run folder `<date>-<name>` is created.
+        #[arg(long, default_value = "results")]
+        out: PathBuf,
+        /// Data root holding `mnist/` and `fashion-mnist/` (else $AE_DATA_DIR, ./data, /usr/share/datasets).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Run every cell on this backend instead of the experiment's list.
+        #[arg(long, value_enum)]
+        backend: Option<BackendKind>,
+    },
+    /// Redraw a run folder's tables, summary and charts from its stored cells (no training).
+    Report {
+        /// The run folder.
+        run: PathBuf,
+    },
+    /// Dataset management.
+    Data {
+        #[command(subcommand)]
+        command: DataCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DataCommand {
+    /// Download a dataset from its canonical mirrors, verifying checksums. Nothing else
+    /// in ae-bench ever downloads.
+    Fetch {
+        /// `mnist` or `fashion-mnist`.
+        dataset: DatasetKind,
+        /// Data root; the files go to `<dest>/<dataset>/`.
+        #[arg(long, default_value = "data")]
+        dest: PathBuf,
+        /// Base URL to try instead of the canonical mirrors (repeatable).
+        #[arg(long)]
+        mirror: Vec<String>,
+    },
+    /// Locate a dataset, load it and verify its checksums.
+    Verify {
+        /// `mnist` or `fashion-mnist`.
+        dataset: DatasetKind,
+        /// Data root to search first.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let command_line = std::env::args().collect::<Vec<_>>().join(" ");
+    match cli.command {
+        Command::Sweep {
+            experiment,
+            out,
+            data_dir,
+            backend,
+        } => {
+            let outcome = sweep::run(&sweep::SweepOptions {
+                experiment,
+                out_root: out,
+                data_dir,
+                backend,
+                command: command_line,
+            })?;
+            let summary = std::fs::read_to_string(outcome.run_dir.join("summary.md"))?;
+            println!("{summary}");
+            println!(
+                "{} cells ok, {} failed, {} rows{}.",
+                outcome.ok,
+                outcome.failed,
+                outcome.rows.len(),
+                if outcome.skipped.is_empty() {
+                    String::new()
+                } else {
+                    format!("; skipped (not found): {}", outcome.skipped.join(", "))
+                }
+            );
+            println!("Results: {}/", outcome.run_dir.display());
+            println!(
+                "  summary.md, results.csv, results.parquet, run.json, error_vs_code_size.png/.svg"
+            );
+        }
+        Command::Report { run } => {
+            let cells = store::load_cells(&run)?;
+            let info: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(run.join("run.json"))
+                    .with_context(|| format!("{} has no run.json", run.display()))?,
+            )?;
+            let name = info["experiment"]["name"].as_str().unwrap_or("run");
+            let command = info["command"].as_str().unwrap_or("");
+            // Stored cells are the source of truth; a run without them (e.g. copied tables
+            // only) is redrawn from its Parquet table.
+            let rows: Vec<store::Row> = if cells.is_empty() {
+                store::read_parquet(&run.join("results.parquet")).with_context(|| {
+                    format!("{} holds neither cells/ nor results.parquet", run.display())
+                })?
+            } else {
+                cells.into_iter().flat_map(|c| c.rows).collect()
+            };
+            sweep::write_outputs(&run, name, command, &rows)?;
+            println!("Redrew {}/ from {} rows.", run.display(), rows.len());
+        }
+        Command::Data { command } => data(command)?,
+    }
+    Ok(())
+}
+
+fn data(command: DataCommand) -> Result<()> {
+    match command {
+        DataCommand::Fetch {
+            dataset,
+            dest,
+            mirror,
+        } => {
+            let mirrors: Vec<&str> = if mirror.is_empty() {
+                dataset.mirrors().to_vec()
+            } else {
+                mirror.iter().map(String::as_str).collect()
+            };
+            let bar = ProgressBar::new(0).with_style(
+                ProgressStyle::with_template(
+                    "{msg:28} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            let dir = ae_data::fetch::fetch(dataset, &dest, &mirrors, &mut |file, done, total| {
+                bar.set_message(file.to_string());
+                bar.set_length(total.unwrap_or(done));
+                bar.set_position(done);
+            })?;
+            bar.finish_and_clear();
+            println!("{dataset}: verified files in {}/", dir.display());
+        }
+        DataCommand::Verify { dataset, data_dir } => {
+            let ds = dataset.load(data_dir.as_deref())?;
+            println!(
+                "{dataset}: {} train + {} test images of {}x{} in {}/, checksums OK",
+                ds.train.len(),
+                ds.test.len(),
+                ds.train.height,
+                ds.train.width,
+                ds.dir.display()
+            );
+        }
+    }
+    Ok(())
+}

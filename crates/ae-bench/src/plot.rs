@@ -1,0 +1,260 @@
+//! Charts (plotters), drawn only from stored rows.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Once;
+
+use anyhow::{Result, anyhow};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::store::Row;
+
+/// DejaVu Sans, embedded so charts render identically on machines without fonts.
+static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // The embedded file is a valid TrueType font; a failure here would be a build bug.
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
+    });
+}
+
+/// A published reference point drawn as a labelled marker on a dataset's panel.
+#[derive(Debug, Clone)]
+pub struct Reference {
+    /// Dataset panel to draw on.
+    pub dataset: &'static str,
+    /// Code size.
+    pub code_size: f64,
+    /// Metric value.
+    pub value: f64,
+    /// Legend text.
+    pub label: &'static str,
+}
+
+/// Hinton & Salakhutdinov (2006): PCA with 30 components, MNIST, SSE per test image.
+pub const HINTON_PCA30: Reference = Reference {
+    dataset: "mnist",
+    code_size: 30.0,
+    value: 13.87,
+    label: "Hinton & Salakhutdinov 2006, PCA-30",
+};
+
+/// Draws `metric` against code size, one panel per dataset, one line per model/backend,
+/// log-log axes, to `<stem>.png` and `<stem>.svg`.
+pub fn error_vs_code_size(
+    rows: &[Row],
+    metric: &str,
+    refs: &[Reference],
+    stem: &Path,
+) -> Result<()> {
+    register_font();
+    let png = stem.with_extension("png");
+    let svg = stem.with_extension("svg");
+    let datasets: BTreeSet<&str> = rows.iter().map(|r| r.dataset.as_str()).collect();
+    let size = (620 * datasets.len().max(1) as u32, 480);
+    draw(
+        &BitMapBackend::new(&png, size).into_drawing_area(),
+        rows,
+        metric,
+        refs,
+    )?;
+    draw(
+        &SVGBackend::new(&svg, size).into_drawing_area(),
+        rows,
+        metric,
+        refs,
+    )?;
+    Ok(())
+}
+
+/// Labels only 1, 2 and 5 times a power of ten, so log axes never crowd.
+fn nice_label(v: &f64) -> String {
+    if *v <= 0.0 {
+        return String::new();
+    }
+    let exp = v.log10().floor();
+    let mantissa = v / 10f64.powf(exp);
+    let nice = [1.0, 2.0, 3.0, 5.0, 10.0]
+        .iter()
+        .any(|m| (mantissa - m).abs() < 1e-6 * m);
+    if !nice {
+        String::new()
+    } else if *v >= 1.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{}", (v * 1e6).round() / 1e6)
+    }
+}
+
+type Series = BTreeMap<String, Vec<(f64, f64)>>;
+
+/// Mean over seeds per (dataset, model/backend, code size).
+fn series(rows: &[Row], metric: &str) -> BTreeMap<String, Series> {
+    let mut acc: BTreeMap<String, BTreeMap<String, BTreeMap<u32, Vec<f64>>>> = BTreeMap::new();
+    let backends: BTreeSet<&str> = rows.iter().map(|r| r.backend.as_str()).collect();
+    for r in rows
+        .iter()
+        .filter(|r| r.metric == metric && r.status == "ok" && r.value.is_finite())
+    {
+        let name = if backends.len() > 1 {
+            format!("{} ({})", r.model, r.backend)
+        } else {
+            r.model.clone()
+        };
+        acc.entry(r.dataset.clone())
+            .or_default()
+            .entry(name)
+            .or_default()
+            .entry(r.code_size)
+            .or_default()
+            .push(r.value);
+    }
+    acc.into_iter()
+        .map(|(d, models)| {
+            let s = models
+                .into_iter()
+                .map(|(m, pts)| {
+                    let pts = pts
+                        .into_iter()
+                        .map(|(k, v)| (f64::from(k), v.iter().sum::<f64>() / v.len() as f64))
+                        .collect();
+                    (m, pts)
+                })
+                .collect();
+            (d, s)
+        })
+        .collect()
+}
+
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    rows: &[Row],
+    metric: &str,
+    refs: &[Reference],
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing failed: {e:?}");
+    root.fill(&WHITE).map_err(err)?;
+    let data = series(rows, metric);
+    let panels = root.split_evenly((1, data.len().max(1)));
+    for ((dataset, models), area) in data.iter().zip(&panels) {
+        let pts = models.values().flatten();
+        let (xmin, xmax) = pts
+            .clone()
+            .fold((f64::INFINITY, 0f64), |(a, b), p| (a.min(p.0), b.max(p.0)));
+        let (ymin, ymax) = pts.fold((f64::INFINITY, 0f64), |(a, b), p| (a.min(p.1), b.max(p.1)));
+        let mut chart = ChartBuilder::on(area)
+            .caption(
+                format!("{dataset}: {metric} vs code size"),
+                ("sans-serif", 20),
+            )
+            .margin(12)
+            .x_label_area_size(45)
+            .y_label_area_size(60)
+            .build_cartesian_2d(
+                (xmin / 1.3..xmax * 1.3).log_scale(),
+                (ymin / 1.3..ymax * 1.3).log_scale(),
+            )
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("code size (latent dimensions, log scale)")
+            .y_desc(format!("{metric} (log scale)"))
+            .axis_desc_style(("sans-serif", 15))
+            .label_style(("sans-serif", 13))
+            .x_label_formatter(&nice_label)
+            .y_label_formatter(&nice_label)
+            .light_line_style(RGBColor(238, 238, 238))
+            .draw()
+            .map_err(err)?;
+        for (i, (model, pts)) in models.iter().enumerate() {
+            let color = Palette99::pick(i).to_rgba();
+            let dashed = model.starts_with("pca");
+            if dashed {
+                chart
+                    .draw_series(DashedLineSeries::new(
+                        pts.iter().copied(),
+                        8,
+                        5,
+                        color.stroke_width(2),
+                    ))
+                    .map_err(err)?
+                    .label(model.as_str())
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                    });
+            } else {
+                chart
+                    .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
+                    .map_err(err)?
+                    .label(model.as_str())
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                    });
+            }
+            chart
+                .draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled())))
+                .map_err(err)?;
+        }
+        for r in refs.iter().filter(|r| r.dataset == dataset) {
+            chart
+                .draw_series(std::iter::once(Cross::new(
+                    (r.code_size, r.value),
+                    8,
+                    BLACK.stroke_width(2),
+                )))
+                .map_err(err)?
+                .label(format!("{} = {}", r.label, r.value))
+                .legend(|(x, y)| Cross::new((x + 10, y), 6, BLACK.stroke_width(2)));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 14))
+            .draw()
+            .map_err(err)?;
+    }
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draws_png_and_svg_with_every_series() {
+        let rows: Vec<Row> = [(2u32, 50.0), (30, 13.87), (100, 4.0)]
+            .iter()
+            .map(|&(k, v)| Row {
+                dataset: "mnist".into(),
+                model: "pca".into(),
+                code_size: k,
+                seed: 0,
+                backend: "flex".into(),
+                metric: "test_sse_per_image".into(),
+                value: v,
+                status: "ok".into(),
+                detail: String::new(),
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let stem = dir.path().join("chart");
+        error_vs_code_size(&rows, "test_sse_per_image", &[HINTON_PCA30], &stem).unwrap();
+        let svg = std::fs::read_to_string(stem.with_extension("svg")).unwrap();
+        assert!(svg.contains("mnist: test_sse_per_image vs code size"));
+        assert!(
+            svg.contains("Hinton &amp; Salakhutdinov 2006")
+                || svg.contains("Hinton & Salakhutdinov 2006")
+        );
+        let png = std::fs::read(stem.with_extension("png")).unwrap();
+        assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);
+    }
+}

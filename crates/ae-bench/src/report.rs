@@ -1,0 +1,213 @@
+//! Wide summary tables drawn from the long-format rows.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+
+use crate::store::Row;
+
+/// Metrics shown in `summary.md`, with whether lower is better.
+pub const SUMMARY_METRICS: [(&str, bool); 3] = [
+    ("test_sse_per_image", true),
+    ("test_mse_per_pixel", true),
+    ("test_psnr_db", false),
+];
+
+/// Mean and sample standard deviation of `v` (sd is 0 for a single value).
+pub fn mean_sd(v: &[f64]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let sd = if v.len() > 1 {
+        (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    } else {
+        0.0
+    };
+    (mean, sd)
+}
+
+/// One cell of a wide table: mean ± sd over seeds, or failed.
+#[derive(Debug, Clone, PartialEq)]
+enum Entry {
+    Ok { mean: f64, sd: f64, n: usize },
+    Failed,
+}
+
+/// A wide table for one dataset and metric: rows are `(model, backend)`, columns code sizes.
+fn wide(
+    rows: &[Row],
+    dataset: &str,
+    metric: &str,
+) -> BTreeMap<(String, String), BTreeMap<u32, Entry>> {
+    let mut values: BTreeMap<(String, String), BTreeMap<u32, (Vec<f64>, bool)>> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.dataset == dataset) {
+        let failed = r.status != "ok";
+        if !failed && r.metric != metric {
+            continue;
+        }
+        let slot = values
+            .entry((r.model.clone(), r.backend.clone()))
+            .or_default()
+            .entry(r.code_size)
+            .or_default();
+        if failed {
+            slot.1 = true;
+        } else {
+            slot.0.push(r.value);
+        }
+    }
+    values
+        .into_iter()
+        .map(|(k, cols)| {
+            let cols = cols
+                .into_iter()
+                .map(|(c, (v, failed))| {
+                    let e = if v.is_empty() || failed {
+                        Entry::Failed
+                    } else {
+                        let (mean, sd) = mean_sd(&v);
+                        Entry::Ok {
+                            mean,
+                            sd,
+                            n: v.len(),
+                        }
+                    };
+                    (c, e)
+                })
+                .collect();
+            (k, cols)
+        })
+        .collect()
+}
+
+fn fmt_value(v: f64) -> String {
+    if v.abs() >= 100.0 {
+        format!("{v:.1}")
+    } else if v.abs() >= 0.1 {
+        format!("{v:.3}")
+    } else {
+        format!("{v:.5}")
+    }
+}
+
+/// Renders the markdown tables for every dataset and summary metric.
+pub fn summary_markdown(title: &str, command: &str, rows: &[Row]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# {title}\n");
+    let _ = writeln!(out, "Produced by: `{command}`\n");
+    let _ = writeln!(
+        out,
+        "Values are means over seeds (± sample sd when there are several); the best value in \
+         each column is in bold. Metric definitions: `crates/ae-core/src/metrics.rs`.\n"
+    );
+    let datasets: BTreeSet<&str> = rows.iter().map(|r| r.dataset.as_str()).collect();
+    for (metric, lower_better) in SUMMARY_METRICS {
+        for dataset in &datasets {
+            let table = wide(rows, dataset, metric);
+            if table.is_empty() {
+                continue;
+            }
+            let sizes: BTreeSet<u32> = table.values().flat_map(|c| c.keys().copied()).collect();
+            let best: BTreeMap<u32, f64> = sizes
+                .iter()
+                .filter_map(|&c| {
+                    let vals = table.values().filter_map(|cols| match cols.get(&c) {
+                        Some(Entry::Ok { mean, .. }) => Some(*mean),
+                        _ => None,
+                    });
+                    let b = if lower_better {
+                        vals.fold(f64::INFINITY, f64::min)
+                    } else {
+                        vals.fold(f64::NEG_INFINITY, f64::max)
+                    };
+                    b.is_finite().then_some((c, b))
+                })
+                .collect();
+            let _ = writeln!(out, "## {dataset}: `{metric}`\n");
+            let header: Vec<String> = sizes.iter().map(|c| format!("k={c}")).collect();
+            let _ = writeln!(out, "| model | backend | {} |", header.join(" | "));
+            let _ = writeln!(out, "|---|---|{}", "---:|".repeat(sizes.len()));
+            for ((model, backend), cols) in &table {
+                let cells: Vec<String> = sizes
+                    .iter()
+                    .map(|c| match cols.get(c) {
+                        None => "".into(),
+                        Some(Entry::Failed) => "failed".into(),
+                        Some(Entry::Ok { mean, sd, n }) => {
+                            let mut s = fmt_value(*mean);
+                            if *n > 1 {
+                                s = format!("{s} ± {}", fmt_value(*sd));
+                            }
+                            if best.get(c) == Some(mean) && table.len() > 1 {
+                                s = format!("**{s}**");
+                            }
+                            s
+                        }
+                    })
+                    .collect();
+                let _ = writeln!(out, "| {model} | {backend} | {} |", cells.join(" | "));
+            }
+            let _ = writeln!(out);
+        }
+    }
+    let failed: Vec<&Row> = rows.iter().filter(|r| r.status != "ok").collect();
+    if !failed.is_empty() {
+        let _ = writeln!(out, "## Failed cells\n");
+        for r in failed {
+            let _ = writeln!(
+                out,
+                "- {} {} k={} {} seed {}: {}",
+                r.dataset, r.model, r.code_size, r.backend, r.seed, r.detail
+            );
+        }
+        let _ = writeln!(out);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(model: &str, k: u32, seed: u64, v: f64) -> Row {
+        Row {
+            dataset: "mnist".into(),
+            model: model.into(),
+            code_size: k,
+            seed,
+            backend: "flex".into(),
+            metric: "test_sse_per_image".into(),
+            value: v,
+            status: "ok".into(),
+            detail: String::new(),
+        }
+    }
+
+    #[test]
+    fn mean_sd_hand_case() {
+        let (m, s) = mean_sd(&[1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(m, 2.5);
+        assert!((s - (5.0f64 / 3.0).sqrt()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn wide_table_with_seeds_best_and_failures() {
+        let mut rows = vec![
+            row("pca", 2, 0, 50.0),
+            row("pca", 30, 0, 13.87),
+            row("ae", 30, 0, 4.0),
+            row("ae", 30, 1, 6.0),
+        ];
+        let mut failed = row("ae", 2, 0, f64::NAN);
+        failed.status = "failed".into();
+        failed.metric = "failed".into();
+        failed.detail = "loss became NaN at epoch 3".into();
+        rows.push(failed);
+        let md = summary_markdown("t", "ae-bench sweep", &rows);
+        assert!(md.contains("| model | backend | k=2 | k=30 |"), "{md}");
+        assert!(
+            md.contains("| ae | flex | failed | **5.000 ± 1.414** |"),
+            "{md}"
+        );
+        assert!(md.contains("| pca | flex | **50.0** | 13.870 |"), "{md}");
+        assert!(md.contains("loss became NaN at epoch 3"), "{md}");
+    }
+}
