@@ -31,13 +31,16 @@ enum Entry {
     Failed,
 }
 
+/// Per row `(model, backend)`, per code size: the seeds' values and whether any failed.
+type Collected = BTreeMap<(String, String), BTreeMap<u32, (Vec<f64>, bool)>>;
+
 /// A wide table for one dataset and metric: rows are `(model, backend)`, columns code sizes.
 fn wide(
     rows: &[Row],
     dataset: &str,
     metric: &str,
 ) -> BTreeMap<(String, String), BTreeMap<u32, Entry>> {
-    let mut values: BTreeMap<(String, String), BTreeMap<u32, (Vec<f64>, bool)>> = BTreeMap::new();
+    let mut values: Collected = BTreeMap::new();
     for r in rows.iter().filter(|r| r.dataset == dataset) {
         let failed = r.status != "ok";
         if !failed && r.metric != metric {
@@ -207,7 +210,7 @@ mod tests {
             md.contains("| ae | flex | failed | **5.000 ± 1.414** |"),
             "{md}"
         );
-        assert!(md.contains("| pca | flex | **50.0** | 13.870 |"), "{md}");
+        assert!(md.contains("| pca | flex | **50.000** | 13.870 |"), "{md}");
         assert!(md.contains("loss became NaN at epoch 3"), "{md}");
     }
 }

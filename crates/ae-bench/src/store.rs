@@ -23,12 +23,17 @@ pub struct Row {
     pub backend: String,
     /// Metric name, e.g. `test_sse_per_image`.
     pub metric: String,
-    /// Metric value (NaN for a failed cell's marker row).
+    /// Metric value (NaN for a failed cell's marker row; JSON stores NaN as null).
+    #[serde(deserialize_with = "nan_from_null")]
     pub value: f64,
     /// `ok` or `failed`.
     pub status: String,
     /// Why a cell failed; empty when it did not.
     pub detail: String,
+}
+
+fn nan_from_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// What a finished cell leaves behind in `cells/<key>.json`.

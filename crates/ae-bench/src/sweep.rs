@@ -2,6 +2,7 @@
 //! tables, summary and charts drawn from the stored rows.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -129,13 +130,14 @@ impl SweepState<'_> {
         let test = &ds.test.images[..limit * dim];
         match cell.model {
             ModelSpec::Pca => {
-                if !self.pca.contains_key(&cell.dataset) {
-                    let t = Instant::now();
-                    let fit = Pca::fit(&ds.train.images, dim)?;
-                    self.pca
-                        .insert(cell.dataset, (fit, t.elapsed().as_secs_f64()));
-                }
-                let (full, fit_seconds) = &self.pca[&cell.dataset];
+                let (full, fit_seconds) = match self.pca.entry(cell.dataset) {
+                    Entry::Occupied(e) => e.into_mut(),
+                    Entry::Vacant(e) => {
+                        let t = Instant::now();
+                        let fit = Pca::fit(&ds.train.images, dim)?;
+                        e.insert((fit, t.elapsed().as_secs_f64()))
+                    }
+                };
                 let pca = full.truncated(cell.code_size)?;
                 let t = Instant::now();
                 let m = dispatch(

@@ -86,7 +86,7 @@ mod tests {
         let grads = loss.backward();
         let g = to_vec(l.grad(&grads).unwrap()).unwrap();
         let h = 1e-4;
-        for i in 0..3 {
+        for (i, gi) in g.iter().enumerate() {
             let f = |dl: f64| -> f64 {
                 (0..3)
                     .map(|j| {
@@ -96,7 +96,7 @@ mod tests {
                     .sum()
             };
             let fd = (f(h) - f(-h)) / (2.0 * h);
-            assert!((f64::from(g[i]) - fd).abs() < 1e-3, "{i}: {} vs {fd}", g[i]);
+            assert!((f64::from(*gi) - fd).abs() < 1e-3, "{i}: {gi} vs {fd}");
         }
     }
 }

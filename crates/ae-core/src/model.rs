@@ -51,7 +51,7 @@ pub fn evaluate<B: Backend, M: Codec<B>>(
     batch_size: usize,
     device: &B::Device,
 ) -> Result<ReconMetrics> {
-    if dim == 0 || images.len() % dim != 0 {
+    if dim == 0 || !images.len().is_multiple_of(dim) {
         return Err(CoreError::Shape {
             what: "evaluation images",
             expected: format!("a multiple of dim = {dim} values"),

@@ -27,7 +27,7 @@ pub struct Pca {
 impl Pca {
     /// Fits PCA on `data`, `[n, dim]` row-major, keeping all `dim` components.
     pub fn fit(data: &[f32], dim: usize) -> Result<Pca> {
-        if dim == 0 || data.len() % dim != 0 || data.len() / dim < 2 {
+        if dim == 0 || !data.len().is_multiple_of(dim) || data.len() / dim < 2 {
             return Err(CoreError::Shape {
                 what: "PCA training data",
                 expected: format!("[n >= 2, {dim}] row-major"),
