@@ -31,6 +31,19 @@ pub enum CoreError {
         /// Shape found.
         found: String,
     },
+    /// Training produced a non-finite loss; the run is stopped rather than recording NaNs.
+    #[error(
+        "training diverged: loss = {value} at epoch {epoch}, batch {batch}; \
+         lower the learning rate or the regularizer weight"
+    )]
+    NonFinite {
+        /// Epoch (0-based).
+        epoch: usize,
+        /// Batch within the epoch (0-based).
+        batch: usize,
+        /// The loss value.
+        value: f32,
+    },
     /// Reading a tensor back from the device failed.
     #[error("reading tensor data back from the device failed: {0}")]
     Data(String),

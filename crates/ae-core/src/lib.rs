@@ -3,14 +3,21 @@
 //! Every model answers the [`Codec`] interface (`encode` / `decode`), so the harness
 //! evaluates PCA and autoencoders with the same code.
 
+pub mod ae;
+pub mod config;
 pub mod error;
 pub mod loss;
 pub mod metrics;
 pub mod mlp;
 pub mod model;
 pub mod pca;
+pub mod store;
+pub mod train;
+pub mod vae;
 
+pub use config::{AeConfig, AnyAe, ArchSpec, CheckedAe, ReconLoss, Sparsity};
 pub use error::{CoreError, Result};
 pub use metrics::{METRIC_NAMES, ReconMetrics};
-pub use model::{Codec, evaluate};
+pub use model::{AeOutput, Autoencoder, Codec, evaluate};
 pub use pca::{Pca, PcaCodec};
+pub use train::{EpochStats, History, OptimizerSpec, TrainSpec, fit};

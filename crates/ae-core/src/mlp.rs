@@ -71,6 +71,16 @@ pub struct Mlp<B: Backend> {
 }
 
 impl<B: Backend> Mlp<B> {
+    /// The dense layers, input side first.
+    pub fn layers(&self) -> &[Linear<B>] {
+        &self.layers
+    }
+
+    /// Width of the output (of the input if the MLP has no layer).
+    pub fn output_size(&self) -> usize {
+        self.layers.last().map_or(0, |l| l.weight.dims()[1])
+    }
+
     /// `[batch, sizes[0]]` -> `[batch, sizes[last]]`.
     pub fn forward(&self, mut x: Tensor<B, 2>) -> Tensor<B, 2> {
         for (layer, act) in self.layers.iter().zip(&self.activations) {

@@ -25,6 +25,32 @@ pub trait Codec<B: Backend> {
     }
 }
 
+/// What a training step needs from a model: the losses, named, and what produced them.
+#[derive(Debug, Clone)]
+pub struct AeOutput<B: Backend> {
+    /// `recon + regularizer`: what the optimizer minimises, `[1]`.
+    pub total: Tensor<B, 1>,
+    /// Reconstruction loss per image (batch mean), `[1]`.
+    pub recon: Tensor<B, 1>,
+    /// The variant's regularizer (already weighted), `[1]`; zero for plain AEs.
+    pub regularizer: Tensor<B, 1>,
+    /// The code, `[batch, code]`.
+    pub code: Tensor<B, 2>,
+    /// The reconstruction in pixel space, `[batch, dim]`.
+    pub reconstruction: Tensor<B, 2>,
+}
+
+/// An autoencoder: a [`Codec`] with a training loss.
+pub trait Autoencoder<B: Backend>: Codec<B> {
+    /// Loss of reconstructing `target` from `input` (they differ for denoising AEs).
+    fn loss_against(&self, input: Tensor<B, 2>, target: Tensor<B, 2>) -> AeOutput<B>;
+
+    /// Loss of reconstructing `x` from itself.
+    fn loss(&self, x: Tensor<B, 2>) -> AeOutput<B> {
+        self.loss_against(x.clone(), x)
+    }
+}
+
 /// Reads a tensor back to host memory as f32.
 pub fn to_vec<B: Backend, const D: usize>(t: Tensor<B, D>) -> Result<Vec<f32>> {
     t.into_data()

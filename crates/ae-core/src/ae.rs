@@ -1,0 +1,184 @@
+//! The MLP autoencoder shared by the shallow, deep, sparse, denoising and contractive
+//! variants: one body, and a [`Regularizer`] that is the only thing that differs.
+
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use burn::tensor::activation::sigmoid;
+
+use crate::config::{ArchSpec, ReconLoss, Sparsity};
+use crate::loss::{bce_with_logits_per_image, bernoulli_kl_sum, sse_per_image};
+use crate::mlp::{Activation, Mlp, MlpConfig};
+use crate::model::{AeOutput, Autoencoder, Codec, from_slice, to_vec};
+
+/// The variant-specific term added to the reconstruction loss.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Regularizer {
+    /// None (shallow, deep and denoising AEs).
+    None,
+    /// A sparsity penalty on the code, or k-sparse selection.
+    Sparse(Sparsity),
+    /// λ ‖J_f(x)‖²_F of the encoder.
+    Contractive(f32),
+}
+
+/// Standard deviation of the input perturbation of the contractive estimator for
+/// encoders deeper than one layer (see [`MlpAe::jacobian_frobenius_sq`]).
+pub const CONTRACTIVE_FD_SIGMA: f64 = 1e-2;
+
+/// Encoder and decoder MLPs. The decoder's last layer emits logits; x̂ = σ(logits).
+#[derive(Module, Debug)]
+pub struct MlpAe<B: Backend> {
+    encoder: Mlp<B>,
+    decoder: Mlp<B>,
+    #[module(skip)]
+    regularizer: Regularizer,
+    #[module(skip)]
+    loss: ReconLoss,
+    #[module(skip)]
+    code_activation: Activation,
+}
+
+pub(crate) fn encoder_config(sizes: &[usize], arch: &ArchSpec) -> MlpConfig {
+    let mut acts = vec![arch.activation; sizes.len() - 2];
+    acts.push(arch.code_activation);
+    MlpConfig::new(sizes.to_vec(), acts)
+}
+
+pub(crate) fn decoder_config(sizes: &[usize], arch: &ArchSpec) -> MlpConfig {
+    let mut acts = vec![arch.activation; sizes.len() - 2];
+    acts.push(Activation::Linear);
+    MlpConfig::new(sizes.to_vec(), acts)
+}
+
+/// Reconstruction loss from decoder logits, in the units of the metrics.
+pub(crate) fn recon_loss<B: Backend>(
+    loss: ReconLoss,
+    logits: Tensor<B, 2>,
+    x: Tensor<B, 2>,
+) -> Tensor<B, 1> {
+    match loss {
+        ReconLoss::Bce => bce_with_logits_per_image(logits, x),
+        ReconLoss::Mse => sse_per_image(sigmoid(logits), x),
+    }
+}
+
+impl<B: Backend> MlpAe<B> {
+    /// Builds the network for checked layer sizes.
+    pub(crate) fn new(
+        encoder: &[usize],
+        decoder: &[usize],
+        arch: &ArchSpec,
+        regularizer: Regularizer,
+        device: &B::Device,
+    ) -> Self {
+        MlpAe {
+            encoder: encoder_config(encoder, arch).init(device),
+            decoder: decoder_config(decoder, arch).init(device),
+            regularizer,
+            loss: arch.loss,
+            code_activation: arch.code_activation,
+        }
+    }
+
+    /// The encoder network.
+    pub fn encoder(&self) -> &Mlp<B> {
+        &self.encoder
+    }
+
+    /// Keeps the k largest entries of each row, zeroes the rest; gradients flow only
+    /// through the kept entries (the mask is a constant). The mask is built on the host:
+    /// burn 0.21's autodiff has no `topk`, and ties must not keep more than k.
+    fn k_sparse(h: Tensor<B, 2>, k: usize) -> Tensor<B, 2> {
+        let [rows, cols] = h.dims();
+        let values = to_vec(h.clone()).unwrap_or_default();
+        let mut mask = vec![0f32; rows * cols];
+        let mut order: Vec<usize> = (0..cols).collect();
+        for (r, row) in values.chunks(cols).enumerate() {
+            order.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
+            for &j in &order[..k.min(cols)] {
+                mask[r * cols + j] = 1.0;
+            }
+        }
+        h.clone() * from_slice::<B>(&mask, rows, cols, &h.device())
+    }
+
+    /// ‖J_f(x)‖²_F per example, averaged over the batch.
+    ///
+    /// Exact for a one-layer encoder h = a(Wx + b): Σ_j a'(·)_j² Σ_i W_ij², with a'
+    /// recovered from h (σ: h(1 − h); tanh: 1 − h²; ReLU: 1[h > 0]; linear: 1).
+    /// For deeper encoders, the unbiased-as-σ→0 estimator
+    /// E_ε ‖f(x + ε) − f(x)‖² / σ², ε ~ N(0, σ² I), with one draw per example and
+    /// σ = [`CONTRACTIVE_FD_SIGMA`] (Rifai et al. 2011's CAE+H uses the same idea).
+    pub fn jacobian_frobenius_sq(&self, x: Tensor<B, 2>, h: Tensor<B, 2>) -> Tensor<B, 1> {
+        let layers = self.encoder.layers();
+        if layers.len() == 1 {
+            let w2 = layers[0].weight.val().square().sum_dim(0); // [1, code]
+            let da = match self.code_activation {
+                Activation::Sigmoid => h.clone() * h.neg().add_scalar(1.0),
+                Activation::Tanh => h.square().neg().add_scalar(1.0),
+                Activation::Relu => h.greater_elem(0.0).float(),
+                Activation::Linear => h.ones_like(),
+            };
+            (da.square() * w2).sum_dim(1).mean()
+        } else {
+            let eps = Tensor::random(
+                x.shape(),
+                Distribution::Normal(0.0, CONTRACTIVE_FD_SIGMA),
+                &x.device(),
+            );
+            let moved = self.encoder.forward(x + eps);
+            (moved - h).square().sum_dim(1).mean() / (CONTRACTIVE_FD_SIGMA * CONTRACTIVE_FD_SIGMA)
+        }
+    }
+}
+
+impl<B: Backend> Codec<B> for MlpAe<B> {
+    fn code_size(&self) -> usize {
+        self.encoder.output_size()
+    }
+
+    fn encode(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        let h = self.encoder.forward(x); // [batch, code]
+        match self.regularizer {
+            Regularizer::Sparse(Sparsity::KSparse { k }) => Self::k_sparse(h, k),
+            _ => h,
+        }
+    }
+
+    fn decode(&self, z: Tensor<B, 2>) -> Tensor<B, 2> {
+        sigmoid(self.decoder.forward(z))
+    }
+}
+
+impl<B: Backend> Autoencoder<B> for MlpAe<B> {
+    fn loss_against(&self, input: Tensor<B, 2>, target: Tensor<B, 2>) -> AeOutput<B> {
+        let code = self.encode(input.clone()); // [batch, code]
+        let logits = self.decoder.forward(code.clone()); // [batch, dim]
+        let recon = recon_loss(self.loss, logits.clone(), target);
+        let device = code.device();
+        let regularizer = match self.regularizer {
+            Regularizer::None | Regularizer::Sparse(Sparsity::KSparse { .. }) => {
+                Tensor::zeros([1], &device)
+            }
+            Regularizer::Sparse(Sparsity::L1 { lambda }) => {
+                code.clone().abs().sum_dim(1).mean() * lambda
+            }
+            Regularizer::Sparse(Sparsity::L2 { lambda }) => {
+                code.clone().square().sum_dim(1).mean() * lambda
+            }
+            Regularizer::Sparse(Sparsity::Kl { rho, beta }) => {
+                bernoulli_kl_sum(rho, code.clone().mean_dim(0)) * beta
+            }
+            Regularizer::Contractive(lambda) => {
+                self.jacobian_frobenius_sq(input, code.clone()) * lambda
+            }
+        };
+        AeOutput {
+            total: recon.clone() + regularizer.clone(),
+            recon,
+            regularizer,
+            code,
+            reconstruction: sigmoid(logits),
+        }
+    }
+}

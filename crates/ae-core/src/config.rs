@@ -1,0 +1,387 @@
+//! Autoencoder configurations: one closed enum selected by `kind` in experiment TOML,
+//! validated at the boundary into a [`CheckedAe`] that can only describe a legal model.
+
+use ae_data::Corruption;
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::ae::{MlpAe, Regularizer};
+use crate::error::{CoreError, Result};
+use crate::mlp::Activation;
+use crate::model::{AeOutput, Autoencoder, Codec};
+use crate::vae::Vae;
+
+/// Reconstruction loss (and so the decoder's output nonlinearity).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReconLoss {
+    /// Squared error summed over pixels, on x̂ = σ(logits) so that x̂ ∈ (0, 1).
+    Mse,
+    /// Binary cross-entropy from logits (stable form); output σ(logits).
+    Bce,
+}
+
+/// The MLP body shared by every MLP variant. The decoder mirrors the encoder unless
+/// `decoder_hidden` is given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ArchSpec {
+    /// Encoder hidden layer sizes between the input and the code (empty: shallow AE).
+    pub hidden: Vec<usize>,
+    /// Decoder hidden sizes from the code outwards (default: `hidden` reversed).
+    pub decoder_hidden: Option<Vec<usize>>,
+    /// Activation of every hidden layer.
+    pub activation: Activation,
+    /// Activation of the code layer (Hinton & Salakhutdinov use a linear code).
+    pub code_activation: Activation,
+    /// Reconstruction loss.
+    pub loss: ReconLoss,
+}
+
+impl Default for ArchSpec {
+    fn default() -> Self {
+        ArchSpec {
+            hidden: Vec::new(),
+            decoder_hidden: None,
+            activation: Activation::Sigmoid,
+            code_activation: Activation::Sigmoid,
+            loss: ReconLoss::Bce,
+        }
+    }
+}
+
+/// Which sparsity penalty a sparse AE uses.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "penalty", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Sparsity {
+    /// λ Σ_j |h_j|, mean over the batch.
+    L1 {
+        /// Weight λ.
+        lambda: f32,
+    },
+    /// λ Σ_j h_j², mean over the batch.
+    L2 {
+        /// Weight λ.
+        lambda: f32,
+    },
+    /// β Σ_j KL(ρ ‖ ρ̂_j), ρ̂_j the batch mean of sigmoid code unit j.
+    Kl {
+        /// Target mean activation ρ ∈ (0, 1).
+        rho: f32,
+        /// Weight β.
+        beta: f32,
+    },
+    /// Keep the k largest code activations per example, zero the rest (Makhzani & Frey 2013).
+    KSparse {
+        /// Number of active units kept.
+        k: usize,
+    },
+}
+
+/// An autoencoder, selected by `kind`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum AeConfig {
+    /// Shallow undercomplete AE: z = f(Wx + b), x̂ = g(W'z + b').
+    Shallow {
+        /// The body (its `hidden` must be empty).
+        #[serde(default)]
+        arch: ArchSpec,
+    },
+    /// Deep (stacked) AE, e.g. 784-1000-500-250-30 with a linear code.
+    Deep {
+        /// The body.
+        #[serde(default)]
+        arch: ArchSpec,
+    },
+    /// Sparse AE (legal with a code larger than the input: overcomplete).
+    Sparse {
+        /// The body.
+        #[serde(default)]
+        arch: ArchSpec,
+        /// The penalty.
+        sparsity: Sparsity,
+    },
+    /// Denoising AE: trained on corrupted inputs, loss against the clean ones.
+    Denoising {
+        /// The body.
+        #[serde(default)]
+        arch: ArchSpec,
+        /// The corruption process and level.
+        corruption: Corruption,
+    },
+    /// Contractive AE: λ ‖J_f(x)‖²_F.
+    Contractive {
+        /// The body.
+        #[serde(default)]
+        arch: ArchSpec,
+        /// Weight λ.
+        lambda: f32,
+    },
+    /// Variational AE with a Gaussian encoder and Bernoulli (BCE) or Gaussian (MSE) decoder.
+    Vae {
+        /// The body (code activation is ignored: the encoder outputs μ and log σ²).
+        #[serde(default)]
+        arch: ArchSpec,
+        /// Weight β on the KL term (1 = the ELBO).
+        #[serde(default = "one")]
+        beta: f32,
+    },
+}
+
+fn one() -> f32 {
+    1.0
+}
+
+/// A validated autoencoder description: input and code sizes fixed, every
+/// hyperparameter in range. Only [`AeConfig::check`] makes one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckedAe {
+    pub(crate) config: AeConfig,
+    /// Encoder sizes from input to code, e.g. `[784, 1000, 500, 250, 30]`.
+    pub(crate) encoder: Vec<usize>,
+    /// Decoder sizes from code to output.
+    pub(crate) decoder: Vec<usize>,
+}
+
+fn invalid(field: &'static str, value: impl ToString, expected: impl Into<String>) -> CoreError {
+    CoreError::InvalidConfig {
+        field,
+        value: value.to_string(),
+        expected: expected.into(),
+    }
+}
+
+impl AeConfig {
+    /// The variant's name in result rows.
+    pub fn name(&self) -> &'static str {
+        match self {
+            AeConfig::Shallow { .. } => "shallow",
+            AeConfig::Deep { .. } => "deep",
+            AeConfig::Sparse { sparsity, .. } => match sparsity {
+                Sparsity::L1 { .. } => "sparse-l1",
+                Sparsity::L2 { .. } => "sparse-l2",
+                Sparsity::Kl { .. } => "sparse-kl",
+                Sparsity::KSparse { .. } => "k-sparse",
+            },
+            AeConfig::Denoising { .. } => "denoising",
+            AeConfig::Contractive { .. } => "contractive",
+            AeConfig::Vae { .. } => "vae",
+        }
+    }
+
+    /// The shared body.
+    pub fn arch(&self) -> &ArchSpec {
+        match self {
+            AeConfig::Shallow { arch }
+            | AeConfig::Deep { arch }
+            | AeConfig::Sparse { arch, .. }
+            | AeConfig::Denoising { arch, .. }
+            | AeConfig::Contractive { arch, .. }
+            | AeConfig::Vae { arch, .. } => arch,
+        }
+    }
+
+    /// Whether the variant regularizes the code (and so may be overcomplete).
+    fn regularized(&self) -> bool {
+        matches!(
+            self,
+            AeConfig::Sparse { .. } | AeConfig::Denoising { .. } | AeConfig::Contractive { .. }
+        )
+    }
+
+    /// Validates the config for `input` pixels and a `code`-dimensional code.
+    pub fn check(&self, input: usize, code: usize) -> Result<CheckedAe> {
+        let arch = self.arch();
+        if input == 0 {
+            return Err(invalid(
+                "input",
+                input,
+                "the input must have at least one pixel",
+            ));
+        }
+        if code == 0 {
+            return Err(invalid(
+                "code_size",
+                code,
+                "the code needs at least one unit",
+            ));
+        }
+        if let Some(&h) = arch
+            .hidden
+            .iter()
+            .chain(arch.decoder_hidden.iter().flatten())
+            .find(|&&h| h == 0)
+        {
+            return Err(invalid(
+                "arch.hidden",
+                h,
+                "hidden layers need at least one unit",
+            ));
+        }
+        if code >= input && !self.regularized() {
+            return Err(invalid(
+                "code_size",
+                code,
+                format!(
+                    "a `{}` autoencoder with a code of {code} >= the input's {input} dimensions can \
+                     learn the identity; use a smaller code, or an overcomplete variant with a \
+                     regularizer (kind = \"sparse\", \"denoising\" or \"contractive\")",
+                    self.name()
+                ),
+            ));
+        }
+        match self {
+            AeConfig::Shallow { arch } if !arch.hidden.is_empty() => {
+                return Err(invalid(
+                    "arch.hidden",
+                    format!("{:?}", arch.hidden),
+                    "a shallow AE has no hidden layer; use kind = \"deep\" for hidden layers",
+                ));
+            }
+            AeConfig::Deep { arch } if arch.hidden.is_empty() => {
+                return Err(invalid(
+                    "arch.hidden",
+                    "[]",
+                    "a deep AE needs at least one hidden layer, e.g. [1000, 500, 250]",
+                ));
+            }
+            AeConfig::Sparse { arch, sparsity } => match *sparsity {
+                Sparsity::L1 { lambda } | Sparsity::L2 { lambda }
+                    if !(lambda >= 0.0 && lambda.is_finite()) =>
+                {
+                    return Err(invalid("sparsity.lambda", lambda, "a finite value >= 0"));
+                }
+                Sparsity::Kl { rho, .. } if !(rho > 0.0 && rho < 1.0) => {
+                    return Err(invalid("sparsity.rho", rho, "0 < rho < 1"));
+                }
+                Sparsity::Kl { beta, .. } if !(beta >= 0.0 && beta.is_finite()) => {
+                    return Err(invalid("sparsity.beta", beta, "a finite value >= 0"));
+                }
+                Sparsity::Kl { .. } if arch.code_activation != Activation::Sigmoid => {
+                    return Err(invalid(
+                        "arch.code_activation",
+                        format!("{:?}", arch.code_activation).to_lowercase(),
+                        "KL sparsity compares mean activations with rho, so the code must be sigmoid",
+                    ));
+                }
+                Sparsity::KSparse { k } if k == 0 || k > code => {
+                    return Err(invalid(
+                        "sparsity.k",
+                        k,
+                        format!("1 <= k <= code_size ({code})"),
+                    ));
+                }
+                _ => {}
+            },
+            AeConfig::Denoising { corruption, .. } => {
+                corruption
+                    .validate()
+                    .map_err(|e| invalid("corruption", format!("{corruption:?}"), e.to_string()))?;
+            }
+            AeConfig::Contractive { lambda, .. } if !(*lambda >= 0.0 && lambda.is_finite()) => {
+                return Err(invalid("lambda", lambda, "a finite value >= 0"));
+            }
+            AeConfig::Vae { beta, .. } if !(*beta >= 0.0 && beta.is_finite()) => {
+                return Err(invalid("beta", beta, "a finite value >= 0"));
+            }
+            _ => {}
+        }
+        let mut encoder = vec![input];
+        encoder.extend(&arch.hidden);
+        encoder.push(code);
+        let mut decoder = vec![code];
+        match &arch.decoder_hidden {
+            Some(h) => decoder.extend(h),
+            None => decoder.extend(arch.hidden.iter().rev()),
+        }
+        decoder.push(input);
+        Ok(CheckedAe {
+            config: self.clone(),
+            encoder,
+            decoder,
+        })
+    }
+}
+
+/// Any autoencoder of the zoo, as one burn module.
+// The variants hold a few tensor handles each; boxing would only add an indirection to
+// every forward pass for a few hundred bytes of stack.
+#[allow(clippy::large_enum_variant)]
+#[derive(Module, Debug)]
+pub enum AnyAe<B: Backend> {
+    /// Every MLP variant (they differ only in their regularizer).
+    Mlp(MlpAe<B>),
+    /// The variational AE.
+    Vae(Vae<B>),
+}
+
+impl CheckedAe {
+    /// The config this was checked from.
+    pub fn config(&self) -> &AeConfig {
+        &self.config
+    }
+
+    /// Encoder layer sizes, input to code.
+    pub fn encoder_sizes(&self) -> &[usize] {
+        &self.encoder
+    }
+
+    /// Builds the module on `device` (initialised from the backend's seeded RNG).
+    pub fn init<B: Backend>(&self, device: &B::Device) -> AnyAe<B> {
+        let arch = self.config.arch();
+        match &self.config {
+            AeConfig::Vae { beta, .. } => {
+                AnyAe::Vae(Vae::new(&self.encoder, &self.decoder, arch, *beta, device))
+            }
+            other => {
+                let reg = match other {
+                    AeConfig::Sparse { sparsity, .. } => Regularizer::Sparse(*sparsity),
+                    AeConfig::Contractive { lambda, .. } => Regularizer::Contractive(*lambda),
+                    _ => Regularizer::None,
+                };
+                AnyAe::Mlp(MlpAe::new(&self.encoder, &self.decoder, arch, reg, device))
+            }
+        }
+    }
+
+    /// The corruption applied to training inputs, if any.
+    pub fn corruption(&self) -> Option<Corruption> {
+        match self.config {
+            AeConfig::Denoising { corruption, .. } => Some(corruption),
+            _ => None,
+        }
+    }
+}
+
+impl<B: Backend> Codec<B> for AnyAe<B> {
+    fn code_size(&self) -> usize {
+        match self {
+            AnyAe::Mlp(m) => m.code_size(),
+            AnyAe::Vae(m) => m.code_size(),
+        }
+    }
+
+    fn encode(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        match self {
+            AnyAe::Mlp(m) => m.encode(x),
+            AnyAe::Vae(m) => m.encode(x),
+        }
+    }
+
+    fn decode(&self, z: Tensor<B, 2>) -> Tensor<B, 2> {
+        match self {
+            AnyAe::Mlp(m) => m.decode(z),
+            AnyAe::Vae(m) => m.decode(z),
+        }
+    }
+}
+
+impl<B: Backend> Autoencoder<B> for AnyAe<B> {
+    fn loss_against(&self, input: Tensor<B, 2>, target: Tensor<B, 2>) -> AeOutput<B> {
+        match self {
+            AnyAe::Mlp(m) => m.loss_against(input, target),
+            AnyAe::Vae(m) => m.loss_against(input, target),
+        }
+    }
+}
