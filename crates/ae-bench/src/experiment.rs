@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use ae_core::{AeConfig, TrainSpec};
 use ae_data::DatasetKind;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -30,6 +31,9 @@ pub struct Experiment {
     /// Backends to run on (default: the embedded CPU backend).
     #[serde(default = "default_backends")]
     pub backends: Vec<BackendKind>,
+    /// Training settings of the autoencoders (PCA ignores them).
+    #[serde(default)]
+    pub train: TrainSpec,
     /// Evaluation settings.
     #[serde(default)]
     pub eval: EvalSpec,
@@ -62,19 +66,72 @@ impl From<DatasetName> for DatasetKind {
     }
 }
 
-/// A model family, selected by `kind`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+/// A model of the sweep: the PCA baseline or any autoencoder of the zoo, selected by
+/// `kind`; an optional `label` names it in tables (default: the variant's name).
+#[derive(Debug, Clone, PartialEq)]
 pub enum ModelSpec {
     /// PCA fitted on the full training split (the linear baseline).
     Pca,
+    /// An autoencoder.
+    Ae {
+        /// Its configuration.
+        config: AeConfig,
+        /// Name in tables and charts.
+        label: Option<String>,
+    },
 }
 
 impl ModelSpec {
     /// The model's name in result rows.
-    pub fn name(&self) -> &'static str {
+    pub fn name(&self) -> String {
         match self {
-            ModelSpec::Pca => "pca",
+            ModelSpec::Pca => "pca".into(),
+            ModelSpec::Ae { config, label } => label.clone().unwrap_or_else(|| config.name().into()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ModelSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut table = toml::Table::deserialize(d)?;
+        let label = match table.remove("label") {
+            Some(toml::Value::String(s)) => Some(s),
+            Some(other) => return Err(D::Error::custom(format!("`label` must be a string, found {other}"))),
+            None => None,
+        };
+        if table.get("kind").and_then(|k| k.as_str()) == Some("pca") {
+            if let Some(extra) = table.keys().find(|k| *k != "kind") {
+                return Err(D::Error::custom(format!("unknown field `{extra}`: kind = \"pca\" takes no parameters")));
+            }
+            return Ok(ModelSpec::Pca);
+        }
+        AeConfig::deserialize(toml::Value::Table(table))
+            .map(|config| ModelSpec::Ae { config, label })
+            .map_err(|e| {
+                let msg = e.to_string();
+                // Name PCA among the valid kinds too: it is not part of the zoo's enum.
+                D::Error::custom(if msg.contains("unknown variant") { format!("{msg}, or `pca`") } else { msg })
+            })
+    }
+}
+
+impl Serialize for ModelSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self {
+            ModelSpec::Pca => {
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry("kind", "pca")?;
+                m.end()
+            }
+            ModelSpec::Ae { config, label } => {
+                let mut v = serde_json::to_value(config).map_err(serde::ser::Error::custom)?;
+                if let (Some(l), Some(obj)) = (label, v.as_object_mut()) {
+                    obj.insert("label".into(), serde_json::Value::String(l.clone()));
+                }
+                v.serialize(s)
+            }
         }
     }
 }
@@ -130,6 +187,7 @@ impl Experiment {
         if self.eval.batch_size == 0 {
             bail!("`eval.batch_size` = 0: must be >= 1");
         }
+        self.train.validate()?;
         if self.name.is_empty()
             || !self
                 .name
@@ -187,13 +245,28 @@ impl Cell {
     /// A stable key naming the cell (used for its file name and for resuming).
     pub fn key(&self) -> String {
         format!(
-            "{}__{}__k{}__{}__s{}",
+            "{}__{}-{}__k{}__{}__s{}",
             self.dataset.name(),
             self.model.name(),
+            self.model_hash(),
             self.code_size,
             self.backend.name(),
             self.seed
         )
+    }
+}
+
+impl Cell {
+    /// First 8 hex digits of the SHA-256 of the model's config: two models with the same
+    /// label but different hyperparameters never share a key.
+    pub fn model_hash(&self) -> String {
+        use sha2::Digest;
+        let json = serde_json::to_string(&self.model).unwrap_or_default();
+        sha2::Sha256::digest(json.as_bytes())
+            .iter()
+            .take(4)
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 }
 
@@ -215,7 +288,8 @@ mod tests {
         assert_eq!(e.backends, vec![BackendKind::DEFAULT]);
         let cells = e.cells();
         assert_eq!(cells.len(), 2 * 2 * 2);
-        assert_eq!(cells[0].key(), "mnist__pca__k2__flex__s0");
+        assert!(cells[0].key().starts_with("mnist__pca-"), "{}", cells[0].key());
+        assert!(cells[0].key().ends_with("__k2__flex__s0"), "{}", cells[0].key());
         let keys: std::collections::HashSet<_> = cells.iter().map(Cell::key).collect();
         assert_eq!(keys.len(), cells.len(), "keys are unique");
     }
@@ -252,6 +326,24 @@ mod tests {
             Experiment::parse(&GOOD.replace("[0, 1]", "[]")).unwrap_err()
         );
         assert!(msg.contains("`seeds` is empty"), "{msg}");
+    }
+
+    #[test]
+    fn autoencoders_parse_with_labels_and_distinct_keys() {
+        let e = Experiment::parse(&GOOD.replace(
+            "models = [{ kind = \"pca\" }]",
+            "models = [{ kind = \"pca\" }, { kind = \"deep\", label = \"relu\", arch = { hidden = [100], activation = \"relu\" } },\n\
+             { kind = \"deep\", label = \"relu\", arch = { hidden = [200], activation = \"relu\" } }]\n[train]\nepochs = 2",
+        ))
+        .unwrap();
+        assert_eq!(e.models[1].name(), "relu");
+        assert_eq!(e.train.epochs, 2);
+        let cells = e.cells();
+        let keys: std::collections::HashSet<_> = cells.iter().map(Cell::key).collect();
+        assert_eq!(keys.len(), cells.len());
+        // Serialising for run.json keeps the label and the kind.
+        let json = serde_json::to_string(&e.models[1]).unwrap();
+        assert!(json.contains("\"label\":\"relu\"") && json.contains("\"kind\":\"deep\""), "{json}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use ae_core::{Pca, ReconMetrics, evaluate};
 use ae_data::{DataError, Dataset, DatasetKind};
 use anyhow::{Context, Result, anyhow, bail};
 use burn::prelude::Backend;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::backend::{BackendJob, BackendKind, dispatch};
@@ -109,15 +109,67 @@ impl BackendJob for EvalPca<'_> {
     }
 }
 
+/// Trains an autoencoder on backend `B` (autodiff on top) and evaluates it on the test images.
+struct TrainAe<'a> {
+    checked: ae_core::CheckedAe,
+    spec: &'a ae_core::TrainSpec,
+    seed: u64,
+    train: &'a ae_data::Split,
+    test: &'a [f32],
+    eval_batch: usize,
+    bar: &'a ProgressBar,
+}
+
+/// What a trained cell reports.
+struct Trained {
+    metrics: ReconMetrics,
+    history: ae_core::History,
+    params: usize,
+    seconds: f64,
+}
+
+impl BackendJob for TrainAe<'_> {
+    type Output = Trained;
+    fn run<B: Backend>(self, device: B::Device) -> Result<Trained> {
+        use burn::module::Module;
+        let t = Instant::now();
+        let bar = self.bar;
+        bar.set_position(0);
+        let (model, history) = ae_core::fit::<burn::backend::Autodiff<B>>(
+            &self.checked,
+            self.spec,
+            self.seed,
+            self.train,
+            &device,
+            &mut |p| {
+                bar.set_length((p.batches * p.epochs) as u64);
+                bar.set_position(((p.epoch - 1) * p.batches + p.batch) as u64);
+                bar.set_message(format!("epoch {}/{} loss {:.3}", p.epoch, p.epochs, p.loss));
+            },
+        )?;
+        let seconds = t.elapsed().as_secs_f64();
+        let dim = self.train.dim();
+        let metrics = evaluate::<B, _>(&model, self.test, dim, self.eval_batch, &device)?;
+        Ok(Trained {
+            metrics,
+            history,
+            params: model.num_params(),
+            seconds,
+        })
+    }
+}
+
 /// State shared by the cells of one sweep: datasets loaded once, PCA fitted once each.
 struct SweepState<'a> {
     exp: &'a Experiment,
     data: &'a HashMap<DatasetKind, Dataset>,
     pca: HashMap<DatasetKind, (Pca, f64)>,
+    /// Per-epoch (epoch, train recon, val recon) of the cell that just ran.
+    curves: Vec<(usize, f64, Option<f64>)>,
 }
 
 impl SweepState<'_> {
-    fn run_cell(&mut self, cell: &Cell) -> Result<Vec<(&'static str, f64)>> {
+    fn run_cell(&mut self, cell: &Cell, bar: &ProgressBar) -> Result<Vec<(&'static str, f64)>> {
         let ds = self
             .data
             .get(&cell.dataset)
@@ -128,7 +180,7 @@ impl SweepState<'_> {
             n => n.min(ds.test.len()),
         };
         let test = &ds.test.images[..limit * dim];
-        match cell.model {
+        match &cell.model {
             ModelSpec::Pca => {
                 let (full, fit_seconds) = match self.pca.entry(cell.dataset) {
                     Entry::Occupied(e) => e.into_mut(),
@@ -157,6 +209,33 @@ impl SweepState<'_> {
                 out.push(("eval_samples_per_second", limit as f64 / eval_seconds));
                 Ok(out)
             }
+            ModelSpec::Ae { config, .. } => {
+                let checked = config.check(dim, cell.code_size)?;
+                let t = dispatch(
+                    cell.backend,
+                    TrainAe {
+                        checked,
+                        spec: &self.exp.train,
+                        seed: cell.seed,
+                        train: &ds.train,
+                        test,
+                        eval_batch: self.exp.eval.batch_size,
+                        bar,
+                    },
+                )?;
+                let mut out: Vec<(&'static str, f64)> = t.metrics.values().to_vec();
+                let last = t.history.epochs.last();
+                out.push(("params", t.params as f64));
+                out.push(("train_seconds", t.seconds));
+                out.push(("train_samples_per_second", t.history.samples_per_second));
+                out.push(("epochs", t.history.epochs.len() as f64));
+                out.push(("final_train_loss", last.map_or(f64::NAN, |e| e.train_total)));
+                for e in &t.history.epochs {
+                    // Curves are stored as rows too, so `report` can redraw them.
+                    self.curves.push((e.epoch, e.train_recon, e.val_recon));
+                }
+                Ok(out)
+            }
         }
     }
 }
@@ -164,7 +243,7 @@ impl SweepState<'_> {
 fn rows_for(cell: &Cell, result: Result<Vec<(&'static str, f64)>, String>) -> Vec<Row> {
     let row = |metric: &str, value: f64, status: &str, detail: String| Row {
         dataset: cell.dataset.name().into(),
-        model: cell.model.name().into(),
+        model: cell.model.name(),
         code_size: cell.code_size as u32,
         seed: cell.seed,
         backend: cell.backend.name().into(),
@@ -190,6 +269,27 @@ fn rows_for(cell: &Cell, result: Result<Vec<(&'static str, f64)>, String>) -> Ve
         }
         Err(reason) => vec![row("failed", f64::NAN, "failed", reason)],
     }
+}
+
+/// Training curves as rows: metric `curve_train_recon@<epoch>` / `curve_val_recon@<epoch>`.
+fn curve_rows(cell: &Cell, curves: &[(usize, f64, Option<f64>)]) -> Vec<Row> {
+    let base = rows_for(cell, Ok(vec![("x", 0.0)])).remove(0);
+    let mut out = Vec::new();
+    for &(epoch, train, val) in curves {
+        out.push(Row {
+            metric: format!("curve_train_recon@{epoch}"),
+            value: train,
+            ..base.clone()
+        });
+        if let Some(v) = val {
+            out.push(Row {
+                metric: format!("curve_val_recon@{epoch}"),
+                value: v,
+                ..base.clone()
+            });
+        }
+    }
+    out
 }
 
 /// Loads every dataset of the experiment; absent ones are skipped (and reported), any
@@ -266,21 +366,26 @@ pub fn run(opts: &SweepOptions) -> Result<SweepOutcome> {
     };
     write_info(&info)?;
 
-    let bar = ProgressBar::new(cells.len() as u64).with_style(
-        ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} cells [{elapsed_precise}, eta {eta}] {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let bars = MultiProgress::new();
+    let bar = bars.add(ProgressBar::new(cells.len() as u64).with_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} cells [{elapsed_precise}, eta {eta}] {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    ));
+    let cell_bar = bars.add(ProgressBar::new(1).with_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} batches [eta {eta}] {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    ));
     let mut ctx = SweepState {
         exp: &exp,
         data: &data,
         pca: HashMap::new(),
+        curves: Vec::new(),
     };
     for cell in &cells {
         bar.set_message(cell.key());
         let t = Instant::now();
-        let result = std::panic::catch_unwind(AssertUnwindSafe(|| ctx.run_cell(cell)))
+        ctx.curves.clear();
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| ctx.run_cell(cell, &cell_bar)))
             .map_err(|p| {
                 let msg = p
                     .downcast_ref::<String>()
@@ -290,7 +395,10 @@ pub fn run(opts: &SweepOptions) -> Result<SweepOutcome> {
                 format!("panicked: {msg}")
             })
             .and_then(|r| r.map_err(|e| format!("{e:#}")));
-        let rows = rows_for(cell, result);
+        let mut rows = rows_for(cell, result);
+        if rows[0].status == "ok" {
+            rows.extend(curve_rows(cell, &ctx.curves));
+        }
         if rows[0].status == "ok" {
             info.cells_ok += 1;
         } else {
@@ -308,6 +416,7 @@ pub fn run(opts: &SweepOptions) -> Result<SweepOutcome> {
         bar.inc(1);
     }
     bar.finish_and_clear();
+    cell_bar.finish_and_clear();
 
     let rows: Vec<Row> = store::load_cells(&run_dir)?
         .into_iter()
