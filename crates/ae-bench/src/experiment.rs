@@ -86,7 +86,9 @@ impl ModelSpec {
     pub fn name(&self) -> String {
         match self {
             ModelSpec::Pca => "pca".into(),
-            ModelSpec::Ae { config, label } => label.clone().unwrap_or_else(|| config.name().into()),
+            ModelSpec::Ae { config, label } => {
+                label.clone().unwrap_or_else(|| config.name().into())
+            }
         }
     }
 }
@@ -97,12 +99,18 @@ impl<'de> Deserialize<'de> for ModelSpec {
         let mut table = toml::Table::deserialize(d)?;
         let label = match table.remove("label") {
             Some(toml::Value::String(s)) => Some(s),
-            Some(other) => return Err(D::Error::custom(format!("`label` must be a string, found {other}"))),
+            Some(other) => {
+                return Err(D::Error::custom(format!(
+                    "`label` must be a string, found {other}"
+                )));
+            }
             None => None,
         };
         if table.get("kind").and_then(|k| k.as_str()) == Some("pca") {
             if let Some(extra) = table.keys().find(|k| *k != "kind") {
-                return Err(D::Error::custom(format!("unknown field `{extra}`: kind = \"pca\" takes no parameters")));
+                return Err(D::Error::custom(format!(
+                    "unknown field `{extra}`: kind = \"pca\" takes no parameters"
+                )));
             }
             return Ok(ModelSpec::Pca);
         }
@@ -111,7 +119,11 @@ impl<'de> Deserialize<'de> for ModelSpec {
             .map_err(|e| {
                 let msg = e.to_string();
                 // Name PCA among the valid kinds too: it is not part of the zoo's enum.
-                D::Error::custom(if msg.contains("unknown variant") { format!("{msg}, or `pca`") } else { msg })
+                D::Error::custom(if msg.contains("unknown variant") {
+                    format!("{msg}, or `pca`")
+                } else {
+                    msg
+                })
             })
     }
 }
@@ -288,8 +300,16 @@ mod tests {
         assert_eq!(e.backends, vec![BackendKind::DEFAULT]);
         let cells = e.cells();
         assert_eq!(cells.len(), 2 * 2 * 2);
-        assert!(cells[0].key().starts_with("mnist__pca-"), "{}", cells[0].key());
-        assert!(cells[0].key().ends_with("__k2__flex__s0"), "{}", cells[0].key());
+        assert!(
+            cells[0].key().starts_with("mnist__pca-"),
+            "{}",
+            cells[0].key()
+        );
+        assert!(
+            cells[0].key().ends_with("__k2__flex__s0"),
+            "{}",
+            cells[0].key()
+        );
         let keys: std::collections::HashSet<_> = cells.iter().map(Cell::key).collect();
         assert_eq!(keys.len(), cells.len(), "keys are unique");
     }
@@ -343,7 +363,10 @@ mod tests {
         assert_eq!(keys.len(), cells.len());
         // Serialising for run.json keeps the label and the kind.
         let json = serde_json::to_string(&e.models[1]).unwrap();
-        assert!(json.contains("\"label\":\"relu\"") && json.contains("\"kind\":\"deep\""), "{json}");
+        assert!(
+            json.contains("\"label\":\"relu\"") && json.contains("\"kind\":\"deep\""),
+            "{json}"
+        );
     }
 
     #[test]

@@ -367,14 +367,20 @@ pub fn run(opts: &SweepOptions) -> Result<SweepOutcome> {
     write_info(&info)?;
 
     let bars = MultiProgress::new();
-    let bar = bars.add(ProgressBar::new(cells.len() as u64).with_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} cells [{elapsed_precise}, eta {eta}] {msg}")
+    let bar = bars.add(
+        ProgressBar::new(cells.len() as u64).with_style(
+            ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} cells [{elapsed_precise}, eta {eta}] {msg}",
+            )
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    ));
-    let cell_bar = bars.add(ProgressBar::new(1).with_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} batches [eta {eta}] {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    ));
+        ),
+    );
+    let cell_bar = bars.add(
+        ProgressBar::new(1).with_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} batches [eta {eta}] {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ),
+    );
     let mut ctx = SweepState {
         exp: &exp,
         data: &data,

@@ -6,6 +6,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::ae::{MlpAe, Regularizer};
+use crate::conv::ConvAe;
 use crate::error::{CoreError, Result};
 use crate::mlp::Activation;
 use crate::model::{AeOutput, Autoencoder, Codec};
@@ -118,6 +119,15 @@ pub enum AeConfig {
         /// Weight λ.
         lambda: f32,
     },
+    /// Convolutional AE for square single-channel images (side divisible by 2^stages).
+    Conv {
+        /// Output channels of each conv stage, e.g. [16, 32] (28 -> 14 -> 7).
+        #[serde(default = "default_channels")]
+        channels: Vec<usize>,
+        /// Reconstruction loss.
+        #[serde(default = "default_loss")]
+        loss: ReconLoss,
+    },
     /// Variational AE with a Gaussian encoder and Bernoulli (BCE) or Gaussian (MSE) decoder.
     Vae {
         /// The body (code activation is ignored: the encoder outputs μ and log σ²).
@@ -132,6 +142,17 @@ pub enum AeConfig {
 fn one() -> f32 {
     1.0
 }
+
+fn default_channels() -> Vec<usize> {
+    vec![16, 32]
+}
+
+fn default_loss() -> ReconLoss {
+    ReconLoss::Bce
+}
+
+/// The body of variants without an MLP (conv): used for shared checks only.
+static NO_ARCH: std::sync::LazyLock<ArchSpec> = std::sync::LazyLock::new(ArchSpec::default);
 
 /// A validated autoencoder description: input and code sizes fixed, every
 /// hyperparameter in range. Only [`AeConfig::check`] makes one.
@@ -165,6 +186,7 @@ impl AeConfig {
                 Sparsity::KSparse { .. } => "k-sparse",
             },
             AeConfig::Denoising { .. } => "denoising",
+            AeConfig::Conv { .. } => "conv",
             AeConfig::Contractive { .. } => "contractive",
             AeConfig::Vae { .. } => "vae",
         }
@@ -179,6 +201,7 @@ impl AeConfig {
             | AeConfig::Denoising { arch, .. }
             | AeConfig::Contractive { arch, .. }
             | AeConfig::Vae { arch, .. } => arch,
+            AeConfig::Conv { .. } => &NO_ARCH,
         }
     }
 
@@ -282,6 +305,33 @@ impl AeConfig {
             AeConfig::Contractive { lambda, .. } if !(*lambda >= 0.0 && lambda.is_finite()) => {
                 return Err(invalid("lambda", lambda, "a finite value >= 0"));
             }
+            AeConfig::Conv { channels, .. } => {
+                let side = (input as f64).sqrt().round() as usize;
+                if side * side != input {
+                    return Err(invalid(
+                        "input",
+                        input,
+                        "the conv AE needs square images (side² pixels)",
+                    ));
+                }
+                if channels.is_empty() || channels.contains(&0) {
+                    return Err(invalid(
+                        "channels",
+                        format!("{channels:?}"),
+                        "one or more stages, each >= 1 channel",
+                    ));
+                }
+                if side % (1 << channels.len()) != 0 {
+                    return Err(invalid(
+                        "channels",
+                        format!("{channels:?}"),
+                        format!(
+                            "each stage halves the side; {side} is not divisible by 2^{}",
+                            channels.len()
+                        ),
+                    ));
+                }
+            }
             AeConfig::Vae { beta, .. } if !(*beta >= 0.0 && beta.is_finite()) => {
                 return Err(invalid("beta", beta, "a finite value >= 0"));
             }
@@ -314,6 +364,8 @@ pub enum AnyAe<B: Backend> {
     Mlp(MlpAe<B>),
     /// The variational AE.
     Vae(Vae<B>),
+    /// The convolutional AE.
+    Conv(ConvAe<B>),
 }
 
 impl CheckedAe {
@@ -333,6 +385,12 @@ impl CheckedAe {
         match &self.config {
             AeConfig::Vae { beta, .. } => {
                 AnyAe::Vae(Vae::new(&self.encoder, &self.decoder, arch, *beta, device))
+            }
+            AeConfig::Conv { channels, loss } => {
+                let input = self.encoder[0];
+                let side = (input as f64).sqrt().round() as usize;
+                let code = self.encoder[self.encoder.len() - 1];
+                AnyAe::Conv(ConvAe::new(side, channels, code, *loss, device))
             }
             other => {
                 let reg = match other {
@@ -359,6 +417,7 @@ impl<B: Backend> Codec<B> for AnyAe<B> {
         match self {
             AnyAe::Mlp(m) => m.code_size(),
             AnyAe::Vae(m) => m.code_size(),
+            AnyAe::Conv(m) => m.code_size(),
         }
     }
 
@@ -366,6 +425,7 @@ impl<B: Backend> Codec<B> for AnyAe<B> {
         match self {
             AnyAe::Mlp(m) => m.encode(x),
             AnyAe::Vae(m) => m.encode(x),
+            AnyAe::Conv(m) => m.encode(x),
         }
     }
 
@@ -373,6 +433,7 @@ impl<B: Backend> Codec<B> for AnyAe<B> {
         match self {
             AnyAe::Mlp(m) => m.decode(z),
             AnyAe::Vae(m) => m.decode(z),
+            AnyAe::Conv(m) => m.decode(z),
         }
     }
 }
@@ -382,6 +443,7 @@ impl<B: Backend> Autoencoder<B> for AnyAe<B> {
         match self {
             AnyAe::Mlp(m) => m.loss_against(input, target),
             AnyAe::Vae(m) => m.loss_against(input, target),
+            AnyAe::Conv(m) => m.loss_against(input, target),
         }
     }
 }

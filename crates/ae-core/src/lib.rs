@@ -5,6 +5,7 @@
 
 pub mod ae;
 pub mod config;
+pub mod conv;
 pub mod error;
 pub mod loss;
 pub mod metrics;

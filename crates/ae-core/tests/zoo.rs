@@ -244,6 +244,22 @@ fn configs_are_checked_with_helpful_errors() {
     .unwrap_err()
     .to_string();
     assert!(e.contains("train.validation"), "{e}");
+    let e = AeConfig::Conv {
+        channels: vec![4, 4, 4],
+        loss: ReconLoss::Bce,
+    }
+    .check(16, 2)
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("not divisible by 2^3"), "{e}");
+    let e = AeConfig::Conv {
+        channels: vec![4],
+        loss: ReconLoss::Bce,
+    }
+    .check(15, 2)
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("square"), "{e}");
 }
 
 /// ‖J‖²_F by central finite differences of the encoder, column by column.
