@@ -350,11 +350,11 @@ mod tests {
 
     #[test]
     fn autoencoders_parse_with_labels_and_distinct_keys() {
-        let e = Experiment::parse(&GOOD.replace(
+        let e = Experiment::parse(&(GOOD.replace(
             "models = [{ kind = \"pca\" }]",
             "models = [{ kind = \"pca\" }, { kind = \"deep\", label = \"relu\", arch = { hidden = [100], activation = \"relu\" } },\n\
-             { kind = \"deep\", label = \"relu\", arch = { hidden = [200], activation = \"relu\" } }]\n[train]\nepochs = 2",
-        ))
+             { kind = \"deep\", label = \"relu\", arch = { hidden = [200], activation = \"relu\" } }]",
+        ) + "\n[train]\nepochs = 2\n"))
         .unwrap();
         assert_eq!(e.models[1].name(), "relu");
         assert_eq!(e.train.epochs, 2);

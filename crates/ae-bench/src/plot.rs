@@ -225,6 +225,141 @@ where
     Ok(())
 }
 
+/// Per-epoch reconstruction loss of every trained model (train solid, validation dashed),
+/// one panel per dataset, from the `curve_*_recon@<epoch>` rows (mean over seeds).
+/// Returns false (and draws nothing) when the run trained no model.
+pub fn training_curves(rows: &[Row], stem: &Path) -> Result<bool> {
+    register_font();
+    // dataset -> "model (train|val)" -> epoch -> values
+    let mut acc: BTreeMap<String, BTreeMap<String, BTreeMap<u32, Vec<f64>>>> = BTreeMap::new();
+    for r in rows
+        .iter()
+        .filter(|r| r.status == "ok" && r.value.is_finite())
+    {
+        let Some((kind, epoch)) = r.metric.split_once('@') else {
+            continue;
+        };
+        let split = match kind {
+            "curve_train_recon" => "train",
+            "curve_val_recon" => "val",
+            _ => continue,
+        };
+        let Ok(epoch) = epoch.parse::<u32>() else {
+            continue;
+        };
+        acc.entry(r.dataset.clone())
+            .or_default()
+            .entry(format!("{} k={} ({split})", r.model, r.code_size))
+            .or_default()
+            .entry(epoch)
+            .or_default()
+            .push(r.value);
+    }
+    if acc.is_empty() {
+        return Ok(false);
+    }
+    let data: BTreeMap<String, Series> = acc
+        .into_iter()
+        .map(|(d, m)| {
+            let s = m
+                .into_iter()
+                .map(|(name, pts)| {
+                    let pts = pts
+                        .into_iter()
+                        .map(|(e, v)| (f64::from(e), v.iter().sum::<f64>() / v.len() as f64))
+                        .collect();
+                    (name, pts)
+                })
+                .collect();
+            (d, s)
+        })
+        .collect();
+    let size = (720 * data.len() as u32, 520);
+    draw_curves(
+        &BitMapBackend::new(&stem.with_extension("png"), size).into_drawing_area(),
+        &data,
+    )?;
+    draw_curves(
+        &SVGBackend::new(&stem.with_extension("svg"), size).into_drawing_area(),
+        &data,
+    )?;
+    Ok(true)
+}
+
+fn draw_curves<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    data: &BTreeMap<String, Series>,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing failed: {e:?}");
+    root.fill(&WHITE).map_err(err)?;
+    let panels = root.split_evenly((1, data.len()));
+    for ((dataset, series), area) in data.iter().zip(&panels) {
+        let pts = series.values().flatten();
+        let xmax = pts.clone().fold(1f64, |a, p| a.max(p.0));
+        let (ymin, ymax) = pts.fold((f64::INFINITY, 0f64), |(a, b), p| (a.min(p.1), b.max(p.1)));
+        let mut chart = ChartBuilder::on(area)
+            .caption(
+                format!("{dataset}: reconstruction loss per epoch"),
+                ("sans-serif", 20),
+            )
+            .margin(12)
+            .x_label_area_size(45)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0.5..xmax + 0.5, (ymin / 1.1..ymax * 1.1).log_scale())
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("epoch")
+            .y_desc("reconstruction loss per image (log scale)")
+            .axis_desc_style(("sans-serif", 15))
+            .label_style(("sans-serif", 13))
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&nice_label)
+            .light_line_style(RGBColor(238, 238, 238))
+            .draw()
+            .map_err(err)?;
+        // Train and validation of one model share a colour.
+        let models: BTreeSet<&str> = series
+            .keys()
+            .filter_map(|k| k.rsplit_once(" (").map(|(m, _)| m))
+            .collect();
+        for (name, pts) in series {
+            let model = name.rsplit_once(" (").map_or(name.as_str(), |(m, _)| m);
+            let color =
+                Palette99::pick(models.iter().position(|m| *m == model).unwrap_or(0)).to_rgba();
+            let style = color.stroke_width(2);
+            let legend =
+                move |(x, y): (i32, i32)| PathElement::new(vec![(x, y), (x + 20, y)], style);
+            if name.ends_with("(val)") {
+                chart
+                    .draw_series(DashedLineSeries::new(pts.iter().copied(), 6, 4, style))
+                    .map_err(err)?
+                    .label(name.as_str())
+                    .legend(legend);
+            } else {
+                chart
+                    .draw_series(LineSeries::new(pts.iter().copied(), style))
+                    .map_err(err)?
+                    .label(name.as_str())
+                    .legend(legend);
+            }
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 12))
+            .draw()
+            .map_err(err)?;
+    }
+    root.present().map_err(err)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,5 +391,24 @@ mod tests {
         );
         let png = std::fs::read(stem.with_extension("png")).unwrap();
         assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);
+        // No curve rows: no curve chart.
+        assert!(!training_curves(&rows, &dir.path().join("curves")).unwrap());
+        let curves: Vec<Row> = (1..=3)
+            .flat_map(|e| {
+                ["curve_train_recon", "curve_val_recon"].map(|m| Row {
+                    metric: format!("{m}@{e}"),
+                    value: 100.0 / f64::from(e),
+                    model: "deep".into(),
+                    ..rows[0].clone()
+                })
+            })
+            .collect();
+        assert!(training_curves(&curves, &dir.path().join("curves")).unwrap());
+        let svg = std::fs::read_to_string(dir.path().join("curves.svg")).unwrap();
+        assert!(
+            svg.contains("deep k=2 (val)") && svg.contains("reconstruction loss per epoch"),
+            "{}",
+            &svg[..200]
+        );
     }
 }

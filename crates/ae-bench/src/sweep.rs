@@ -448,6 +448,7 @@ pub fn write_outputs(run_dir: &Path, name: &str, command: &str, rows: &[Row]) ->
         use std::io::Write;
         Ok(f.write_all(md.as_bytes())?)
     })?;
+    plot::training_curves(rows, &run_dir.join("training_curves"))?;
     plot::error_vs_code_size(
         rows,
         "test_sse_per_image",
