@@ -93,7 +93,7 @@ type Series = BTreeMap<String, Vec<(f64, f64)>>;
 
 /// Mean over seeds per (dataset, model/backend, code size).
 fn series(rows: &[Row], metric: &str) -> BTreeMap<String, Series> {
-    let mut acc: BTreeMap<String, BTreeMap<String, BTreeMap<u32, Vec<f64>>>> = BTreeMap::new();
+    let mut acc: Grouped = BTreeMap::new();
     let backends: BTreeSet<&str> = rows.iter().map(|r| r.backend.as_str()).collect();
     for r in rows
         .iter()
@@ -112,16 +112,24 @@ fn series(rows: &[Row], metric: &str) -> BTreeMap<String, Series> {
             .or_default()
             .push(r.value);
     }
+    seed_means(acc)
+}
+
+/// Raw values grouped as dataset -> series -> x -> values (one per seed), averaged into
+/// plottable points.
+type Grouped = BTreeMap<String, BTreeMap<String, BTreeMap<u32, Vec<f64>>>>;
+
+fn seed_means(acc: Grouped) -> BTreeMap<String, Series> {
     acc.into_iter()
-        .map(|(d, models)| {
-            let s = models
+        .map(|(d, series)| {
+            let s = series
                 .into_iter()
-                .map(|(m, pts)| {
+                .map(|(name, pts)| {
                     let pts = pts
                         .into_iter()
-                        .map(|(k, v)| (f64::from(k), v.iter().sum::<f64>() / v.len() as f64))
+                        .map(|(x, v)| (f64::from(x), v.iter().sum::<f64>() / v.len() as f64))
                         .collect();
-                    (m, pts)
+                    (name, pts)
                 })
                 .collect();
             (d, s)
@@ -231,7 +239,7 @@ where
 pub fn training_curves(rows: &[Row], stem: &Path) -> Result<bool> {
     register_font();
     // dataset -> "model (train|val)" -> epoch -> values
-    let mut acc: BTreeMap<String, BTreeMap<String, BTreeMap<u32, Vec<f64>>>> = BTreeMap::new();
+    let mut acc: Grouped = BTreeMap::new();
     for r in rows
         .iter()
         .filter(|r| r.status == "ok" && r.value.is_finite())
@@ -258,22 +266,7 @@ pub fn training_curves(rows: &[Row], stem: &Path) -> Result<bool> {
     if acc.is_empty() {
         return Ok(false);
     }
-    let data: BTreeMap<String, Series> = acc
-        .into_iter()
-        .map(|(d, m)| {
-            let s = m
-                .into_iter()
-                .map(|(name, pts)| {
-                    let pts = pts
-                        .into_iter()
-                        .map(|(e, v)| (f64::from(e), v.iter().sum::<f64>() / v.len() as f64))
-                        .collect();
-                    (name, pts)
-                })
-                .collect();
-            (d, s)
-        })
-        .collect();
+    let data = seed_means(acc);
     let size = (720 * data.len() as u32, 520);
     draw_curves(
         &BitMapBackend::new(&stem.with_extension("png"), size).into_drawing_area(),

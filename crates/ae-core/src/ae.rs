@@ -173,12 +173,6 @@ impl<B: Backend> Autoencoder<B> for MlpAe<B> {
                 self.jacobian_frobenius_sq(input, code.clone()) * lambda
             }
         };
-        AeOutput {
-            total: recon.clone() + regularizer.clone(),
-            recon,
-            regularizer,
-            code,
-            reconstruction: sigmoid(logits),
-        }
+        AeOutput::from_logits(recon, regularizer, code, logits)
     }
 }

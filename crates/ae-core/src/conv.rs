@@ -117,12 +117,6 @@ impl<B: Backend> Autoencoder<B> for ConvAe<B> {
         let logits = self.logits(code.clone());
         let recon = recon_loss(self.loss, logits.clone(), target);
         let regularizer = Tensor::zeros([1], &code.device());
-        AeOutput {
-            total: recon.clone() + regularizer.clone(),
-            recon,
-            regularizer,
-            code,
-            reconstruction: sigmoid(logits),
-        }
+        AeOutput::from_logits(recon, regularizer, code, logits)
     }
 }

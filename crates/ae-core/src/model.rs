@@ -40,6 +40,24 @@ pub struct AeOutput<B: Backend> {
     pub reconstruction: Tensor<B, 2>,
 }
 
+impl<B: Backend> AeOutput<B> {
+    /// Assembles the output of a model whose decoder emits logits (x̂ = σ(logits)).
+    pub fn from_logits(
+        recon: Tensor<B, 1>,
+        regularizer: Tensor<B, 1>,
+        code: Tensor<B, 2>,
+        logits: Tensor<B, 2>,
+    ) -> Self {
+        AeOutput {
+            total: recon.clone() + regularizer.clone(),
+            recon,
+            regularizer,
+            code,
+            reconstruction: burn::tensor::activation::sigmoid(logits),
+        }
+    }
+}
+
 /// An autoencoder: a [`Codec`] with a training loss.
 pub trait Autoencoder<B: Backend>: Codec<B> {
     /// Loss of reconstructing `target` from `input` (they differ for denoising AEs).

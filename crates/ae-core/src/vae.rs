@@ -133,12 +133,6 @@ impl<B: Backend> Autoencoder<B> for Vae<B> {
         let logits = self.decoder.forward(z);
         let recon = recon_loss(self.loss, logits.clone(), target);
         let regularizer = gaussian_kl_rows(mu.clone(), logvar).mean() * self.beta;
-        AeOutput {
-            total: recon.clone() + regularizer.clone(),
-            recon,
-            regularizer,
-            code: mu,
-            reconstruction: sigmoid(logits),
-        }
+        AeOutput::from_logits(recon, regularizer, mu, logits)
     }
 }
