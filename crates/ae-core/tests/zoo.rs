@@ -12,6 +12,14 @@ use burn::prelude::*;
 type B = Flex;
 type A = Autodiff<Flex>;
 
+/// burn's backend RNG (`Backend::seed`) is process-global, so tests that initialise or
+/// sample would perturb each other's streams when the harness runs them in parallel.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn arch(hidden: &[usize]) -> ArchSpec {
     ArchSpec {
         hidden: hidden.to_vec(),
@@ -118,6 +126,7 @@ fn zoo() -> Vec<(AeConfig, usize)> {
 
 #[test]
 fn every_variant_has_shapes_finite_loss_learns_and_round_trips() {
+    let _serial = serial();
     let data = fixture();
     let d = Default::default();
     for (cfg, code) in zoo() {
@@ -160,6 +169,7 @@ fn every_variant_has_shapes_finite_loss_learns_and_round_trips() {
 
 #[test]
 fn same_seed_same_numbers() {
+    let _serial = serial();
     let data = fixture();
     let d = Default::default();
     let checked = AeConfig::Deep { arch: arch(&[12]) }.check(16, 4).unwrap();
@@ -177,6 +187,7 @@ fn same_seed_same_numbers() {
 
 #[test]
 fn non_finite_loss_is_a_typed_error() {
+    let _serial = serial();
     let data = fixture();
     let d = Default::default();
     // All-linear with a BCE loss and an absurd learning rate: the logits overflow to ±inf.
@@ -204,6 +215,7 @@ fn non_finite_loss_is_a_typed_error() {
 
 #[test]
 fn configs_are_checked_with_helpful_errors() {
+    let _serial = serial();
     let e = AeConfig::Deep { arch: arch(&[10]) }
         .check(16, 20)
         .unwrap_err()
@@ -284,6 +296,7 @@ fn fd_jacobian_sq(m: &AnyAe<B>, x: &[f32], dim: usize) -> f64 {
 
 #[test]
 fn contractive_penalty_equals_the_finite_difference_jacobian() {
+    let _serial = serial();
     let d = Default::default();
     let lambda = 0.5;
     let checked = AeConfig::Contractive {
@@ -331,6 +344,7 @@ fn contractive_penalty_equals_the_finite_difference_jacobian() {
 
 #[test]
 fn sparsity_penalties_match_hand_values_and_k_sparse_keeps_k() {
+    let _serial = serial();
     let d = Default::default();
     // A shallow AE with a linear code lets us read the code and recompute each penalty.
     let x = from_slice::<B>(&[0.2, 0.8, 0.5, 0.1, 0.9, 0.3], 2, 3, &d);
@@ -406,6 +420,7 @@ fn sparsity_penalties_match_hand_values_and_k_sparse_keeps_k() {
 
 #[test]
 fn iwae_bound_tightens_with_k_on_a_trained_vae() {
+    let _serial = serial();
     let data = fixture();
     let bin: Vec<f32> = ae_data::binarize_static(&data.images);
     let split = Split {
