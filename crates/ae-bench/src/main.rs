@@ -1,6 +1,7 @@
 //! `ae-bench`: the command-line harness of the autoencoder benchmark.
 
 mod backend;
+mod check;
 mod experiment;
 mod plot;
 mod provenance;
@@ -44,6 +45,28 @@ enum Command {
         /// Run every cell on this backend instead of the experiment's list.
         #[arg(long, value_enum)]
         backend: Option<BackendKind>,
+    },
+    /// Compare a run with a committed baseline; exit non-zero if any tracked metric got
+    /// worse by more than its tolerance (3 seed standard deviations).
+    Check {
+        /// Run folder to check; without it, the experiment is run first (into --out).
+        #[arg(long)]
+        run: Option<PathBuf>,
+        /// Baseline CSV.
+        #[arg(long, default_value = "results/baselines/smoke.csv")]
+        baseline: PathBuf,
+        /// Experiment to run when no --run is given.
+        #[arg(long, default_value = "experiments/smoke.toml")]
+        experiment: PathBuf,
+        /// Where to put that run.
+        #[arg(long, default_value = "results")]
+        out: PathBuf,
+        /// Data root (see `sweep`).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Rewrite the baseline from this run instead of checking against it.
+        #[arg(long)]
+        update_baseline: bool,
     },
     /// Redraw a run folder's tables, summary and charts from its stored cells (no training).
     Report {
@@ -115,6 +138,62 @@ fn main() -> Result<()> {
             println!(
                 "  summary.md, results.csv, results.parquet, run.json, error_vs_code_size.png/.svg"
             );
+        }
+        Command::Check {
+            run,
+            baseline,
+            experiment,
+            out,
+            data_dir,
+            update_baseline,
+        } => {
+            let run = match run {
+                Some(r) => r,
+                None => {
+                    sweep::run(&sweep::SweepOptions {
+                        experiment,
+                        out_root: out,
+                        data_dir,
+                        backend: None,
+                        command: command_line,
+                    })?
+                    .run_dir
+                }
+            };
+            let rows: Vec<store::Row> = store::load_cells(&run)?
+                .into_iter()
+                .flat_map(|c| c.rows)
+                .collect();
+            anyhow::ensure!(!rows.is_empty(), "{} holds no stored cells", run.display());
+            if update_baseline {
+                let base = check::baseline_from(&rows);
+                check::write_baseline(&baseline, &base)?;
+                println!(
+                    "Wrote {} baseline entries from {} to {}.",
+                    base.len(),
+                    run.display(),
+                    baseline.display()
+                );
+                return Ok(());
+            }
+            let base = check::read_baseline(&baseline)?;
+            let findings = check::regressions(&base, &rows);
+            if findings.is_empty() {
+                println!(
+                    "check passed: {} tracked metrics of {} within tolerance of {}.",
+                    base.len(),
+                    run.display(),
+                    baseline.display()
+                );
+            } else {
+                println!("{}", check::render(&findings));
+                anyhow::bail!(
+                    "{} of {} tracked metrics are worse than {} (or missing); if intended, rerun with --update-baseline",
+                    findings.len(),
+                    base.len(),
+                    baseline.display()
+                );
+            }
         }
         Command::Report { run } => {
             let cells = store::load_cells(&run)?;
