@@ -301,16 +301,24 @@ where
             .margin(12)
             .x_label_area_size(45)
             .y_label_area_size(60)
-            .build_cartesian_2d(0.5..xmax + 0.5, (ymin / 1.1..ymax * 1.1).log_scale())
+            .build_cartesian_2d(0.5..xmax + 0.5, ymin * 0.95..ymax * 1.05)
             .map_err(err)?;
         chart
             .configure_mesh()
             .x_desc("epoch")
-            .y_desc("reconstruction loss per image (log scale)")
+            .y_desc("reconstruction loss per image")
             .axis_desc_style(("sans-serif", 15))
             .label_style(("sans-serif", 13))
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_label_formatter(&nice_label)
+            .x_labels(xmax as usize + 2)
+            // Label whole epochs only.
+            .x_label_formatter(&|x| {
+                if (x - x.round()).abs() < 1e-6 {
+                    format!("{x:.0}")
+                } else {
+                    String::new()
+                }
+            })
+            .y_label_formatter(&|y| format!("{y:.1}"))
             .light_line_style(RGBColor(238, 238, 238))
             .draw()
             .map_err(err)?;
