@@ -1,1 +1,11 @@
-//! ae-rbm
+//! Restricted Boltzmann machines trained by contrastive divergence (CD-k), the building
+//! block of Hinton & Salakhutdinov (2006)'s pretraining.
+//!
+//! Plain tensor algebra on any burn backend, no autodiff: the CD update is an explicit
+//! difference of data and model correlations.
+
+pub mod error;
+pub mod rbm;
+
+pub use error::{RbmError, Result};
+pub use rbm::{CdStats, HiddenUnits, Rbm, RbmConfig, TrainParams, VisibleUnits};

@@ -1,0 +1,22 @@
+//! The one error type of ae-rbm.
+
+/// What can go wrong configuring or training an RBM.
+#[derive(Debug, thiserror::Error)]
+pub enum RbmError {
+    /// A hyperparameter outside its valid range.
+    #[error("invalid {field} = {value}: expected {expected}")]
+    InvalidConfig {
+        /// The field.
+        field: &'static str,
+        /// The value given.
+        value: String,
+        /// The valid range.
+        expected: &'static str,
+    },
+    /// Reading a tensor back from the device failed.
+    #[error("reading tensor data back from the device failed: {0}")]
+    Data(String),
+}
+
+/// Result alias for ae-rbm.
+pub type Result<T, E = RbmError> = std::result::Result<T, E>;
