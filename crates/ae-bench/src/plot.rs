@@ -295,13 +295,16 @@ where
         let (ymin, ymax) = pts.fold((f64::INFINITY, 0f64), |(a, b), p| (a.min(p.1), b.max(p.1)));
         let mut chart = ChartBuilder::on(area)
             .caption(
-                format!("{dataset}: reconstruction loss per epoch"),
+                format!(
+                    "{dataset}: reconstruction loss per epoch (solid: train, dashed: validation)"
+                ),
                 ("sans-serif", 20),
             )
             .margin(12)
             .x_label_area_size(45)
             .y_label_area_size(60)
-            .build_cartesian_2d(0.5..xmax + 0.5, ymin * 0.95..ymax * 1.05)
+            // Empty room right of the last epoch keeps the legend off the curves.
+            .build_cartesian_2d(0.5..xmax * 1.45 + 0.5, ymin * 0.95..ymax * 1.05)
             .map_err(err)?;
         chart
             .configure_mesh()
@@ -309,10 +312,10 @@ where
             .y_desc("reconstruction loss per image")
             .axis_desc_style(("sans-serif", 15))
             .label_style(("sans-serif", 13))
-            .x_labels(xmax as usize + 2)
+            .x_labels((xmax * 1.45) as usize + 2)
             // Label whole epochs only.
             .x_label_formatter(&|x| {
-                if (x - x.round()).abs() < 1e-6 {
+                if (x - x.round()).abs() < 1e-6 && *x <= xmax {
                     format!("{x:.0}")
                 } else {
                     String::new()
@@ -335,16 +338,15 @@ where
             let legend =
                 move |(x, y): (i32, i32)| PathElement::new(vec![(x, y), (x + 20, y)], style);
             if name.ends_with("(val)") {
+                // One legend entry per model: the caption explains solid vs dashed.
                 chart
                     .draw_series(DashedLineSeries::new(pts.iter().copied(), 6, 4, style))
-                    .map_err(err)?
-                    .label(name.as_str())
-                    .legend(legend);
+                    .map_err(err)?;
             } else {
                 chart
                     .draw_series(LineSeries::new(pts.iter().copied(), style))
                     .map_err(err)?
-                    .label(name.as_str())
+                    .label(model)
                     .legend(legend);
             }
         }
@@ -407,7 +409,7 @@ mod tests {
         assert!(training_curves(&curves, &dir.path().join("curves")).unwrap());
         let svg = std::fs::read_to_string(dir.path().join("curves.svg")).unwrap();
         assert!(
-            svg.contains("deep k=2 (val)") && svg.contains("reconstruction loss per epoch"),
+            svg.contains("deep k=2") && svg.contains("dashed: validation"),
             "{}",
             &svg[..200]
         );
