@@ -119,7 +119,8 @@ pub fn regressions(baseline: &[BaselineRow], rows: &[Row]) -> Vec<Finding> {
         } else {
             b.value - value
         };
-        if !(worse <= b.tolerance) {
+        // A missing or NaN value is a regression too.
+        if worse.is_nan() || worse > b.tolerance {
             out.push(Finding {
                 what: format!(
                     "{} {} k={} {} {}",

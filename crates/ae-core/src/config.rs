@@ -321,7 +321,7 @@ impl AeConfig {
                         "one or more stages, each >= 1 channel",
                     ));
                 }
-                if side % (1 << channels.len()) != 0 {
+                if !side.is_multiple_of(1 << channels.len()) {
                     return Err(invalid(
                         "channels",
                         format!("{channels:?}"),
