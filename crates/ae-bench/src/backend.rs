@@ -46,15 +46,6 @@ impl BackendKind {
             BackendKind::Tch => "tch",
         }
     }
-
-    /// Whether this binary was built with the backend.
-    pub fn compiled_in(self) -> bool {
-        match self {
-            BackendKind::Flex | BackendKind::Ndarray => true,
-            BackendKind::Cuda => cfg!(feature = "cuda"),
-            BackendKind::Tch => cfg!(feature = "tch"),
-        }
-    }
 }
 
 /// Work that runs on whichever backend is selected.
@@ -85,6 +76,21 @@ pub fn dispatch<J: BackendJob>(kind: BackendKind, job: J) -> Result<J::Output> {
             other.name()
         ),
     }
+}
+
+/// Runs a two-element sum on `kind`, so that an unusable backend (not compiled in, no
+/// driver) is reported once, before a sweep starts, instead of as N failed cells.
+pub fn probe(kind: BackendKind) -> Result<()> {
+    struct Probe;
+    impl BackendJob for Probe {
+        type Output = ();
+        fn run<B: Backend>(self, device: B::Device) -> Result<()> {
+            let t = burn::tensor::Tensor::<B, 1>::from_floats([1.0, 2.0], &device);
+            let _ = t.sum().into_data();
+            Ok(())
+        }
+    }
+    dispatch(kind, Probe)
 }
 
 #[cfg(feature = "cuda")]
@@ -137,9 +143,11 @@ mod tests {
     fn cpu_backends_run_and_missing_ones_explain_themselves() {
         assert_eq!(dispatch(BackendKind::Flex, Sum).unwrap(), 3.5);
         assert_eq!(dispatch(BackendKind::Ndarray, Sum).unwrap(), 3.5);
-        if !BackendKind::Tch.compiled_in() {
+        if !cfg!(feature = "tch") {
             let e = dispatch(BackendKind::Tch, Sum).unwrap_err().to_string();
             assert!(e.contains("--features tch"), "{e}");
+            assert!(probe(BackendKind::Tch).is_err());
         }
+        probe(BackendKind::Flex).unwrap();
     }
 }

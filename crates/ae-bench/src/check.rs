@@ -187,17 +187,7 @@ mod tests {
     use super::*;
 
     fn row(model: &str, seed: u64, v: f64) -> Row {
-        Row {
-            dataset: "mnist".into(),
-            model: model.into(),
-            code_size: 30,
-            seed,
-            backend: "flex".into(),
-            metric: "test_sse_per_image".into(),
-            value: v,
-            status: "ok".into(),
-            detail: String::new(),
-        }
+        Row::ok_for_test(model, 30, seed, "test_sse_per_image", v)
     }
 
     #[test]

@@ -29,19 +29,38 @@ struct Cli {
     command: Command,
 }
 
+/// What a sweep runs and where it writes.
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Experiment file.
+    #[arg(long, default_value = "experiments/smoke.toml")]
+    experiment: PathBuf,
+    /// Folder in which the run folder `<date>-<name>` is created.
+    #[arg(long, default_value = "results")]
+    out: PathBuf,
+    /// Data root holding `mnist/` and `fashion-mnist/` (else $AE_DATA_DIR, ./data, /usr/share/datasets).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+impl RunArgs {
+    fn options(self, backend: Option<BackendKind>, command: String) -> sweep::SweepOptions {
+        sweep::SweepOptions {
+            experiment: self.experiment,
+            out_root: self.out,
+            data_dir: self.data_dir,
+            backend,
+            command,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run an experiment's sweep and write a dated run folder of tables and charts.
     Sweep {
-        /// Experiment file.
-        #[arg(long, default_value = "experiments/smoke.toml")]
-        experiment: PathBuf,
-        /// Folder in which the run folder `<date>-<name>` is created.
-        #[arg(long, default_value = "results")]
-        out: PathBuf,
-        /// Data root holding `mnist/` and `fashion-mnist/` (else $AE_DATA_DIR, ./data, /usr/share/datasets).
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
+        #[command(flatten)]
+        run: RunArgs,
         /// Run every cell on this backend instead of the experiment's list.
         #[arg(long, value_enum)]
         backend: Option<BackendKind>,
@@ -55,15 +74,9 @@ enum Command {
         /// Baseline CSV.
         #[arg(long, default_value = "results/baselines/smoke.csv")]
         baseline: PathBuf,
-        /// Experiment to run when no --run is given.
-        #[arg(long, default_value = "experiments/smoke.toml")]
-        experiment: PathBuf,
-        /// Where to put that run.
-        #[arg(long, default_value = "results")]
-        out: PathBuf,
-        /// Data root (see `sweep`).
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
+        /// The experiment run first when no --run is given.
+        #[command(flatten)]
+        sweep: RunArgs,
         /// Rewrite the baseline from this run instead of checking against it.
         #[arg(long)]
         update_baseline: bool,
@@ -118,19 +131,8 @@ fn main() -> std::process::ExitCode {
 fn run(cli: Cli) -> Result<()> {
     let command_line = std::env::args().collect::<Vec<_>>().join(" ");
     match cli.command {
-        Command::Sweep {
-            experiment,
-            out,
-            data_dir,
-            backend,
-        } => {
-            let outcome = sweep::run(&sweep::SweepOptions {
-                experiment,
-                out_root: out,
-                data_dir,
-                backend,
-                command: command_line,
-            })?;
+        Command::Sweep { run, backend } => {
+            let outcome = sweep::run(&run.options(backend, command_line))?;
             let summary = std::fs::read_to_string(outcome.run_dir.join("summary.md"))?;
             println!("{summary}");
             println!(
@@ -152,23 +154,12 @@ fn run(cli: Cli) -> Result<()> {
         Command::Check {
             run,
             baseline,
-            experiment,
-            out,
-            data_dir,
+            sweep: args,
             update_baseline,
         } => {
             let run = match run {
                 Some(r) => r,
-                None => {
-                    sweep::run(&sweep::SweepOptions {
-                        experiment,
-                        out_root: out,
-                        data_dir,
-                        backend: None,
-                        command: command_line,
-                    })?
-                    .run_dir
-                }
+                None => sweep::run(&args.options(None, command_line))?.run_dir,
             };
             let rows: Vec<store::Row> = store::load_cells(&run)?
                 .into_iter()

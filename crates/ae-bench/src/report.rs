@@ -171,17 +171,7 @@ mod tests {
     use super::*;
 
     fn row(model: &str, k: u32, seed: u64, v: f64) -> Row {
-        Row {
-            dataset: "mnist".into(),
-            model: model.into(),
-            code_size: k,
-            seed,
-            backend: "flex".into(),
-            metric: "test_sse_per_image".into(),
-            value: v,
-            status: "ok".into(),
-            detail: String::new(),
-        }
+        Row::ok_for_test(model, k, seed, "test_sse_per_image", v)
     }
 
     #[test]

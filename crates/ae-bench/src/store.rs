@@ -36,6 +36,24 @@ fn nan_from_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error
     Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
+#[cfg(test)]
+impl Row {
+    /// An `ok` row on MNIST and flex, for tests.
+    pub fn ok_for_test(model: &str, code_size: u32, seed: u64, metric: &str, value: f64) -> Row {
+        Row {
+            dataset: "mnist".into(),
+            model: model.into(),
+            code_size,
+            seed,
+            backend: "flex".into(),
+            metric: metric.into(),
+            value,
+            status: "ok".into(),
+            detail: String::new(),
+        }
+    }
+}
+
 /// What a finished cell leaves behind in `cells/<key>.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CellRecord {
@@ -182,17 +200,7 @@ mod tests {
     use super::*;
 
     fn row(metric: &str, value: f64) -> Row {
-        Row {
-            dataset: "mnist".into(),
-            model: "pca".into(),
-            code_size: 30,
-            seed: 0,
-            backend: "flex".into(),
-            metric: metric.into(),
-            value,
-            status: "ok".into(),
-            detail: String::new(),
-        }
+        Row::ok_for_test("pca", 30, 0, metric, value)
     }
 
     #[test]

@@ -325,13 +325,9 @@ pub fn run(opts: &SweepOptions) -> Result<SweepOutcome> {
     if let Some(b) = opts.backend {
         exp.backends = vec![b];
     }
-    if let Some(b) = exp.backends.iter().find(|b| !b.compiled_in()) {
-        bail!(
-            "backend `{}` is not compiled into this binary; rebuild with \
-             `cargo run --release -p ae-bench --features {}`, or use --backend flex",
-            b.name(),
-            b.name()
-        );
+    for &b in &exp.backends {
+        crate::backend::probe(b)
+            .with_context(|| format!("backend `{}` is unavailable", b.name()))?;
     }
     let started = chrono::Local::now().to_rfc3339();
     let (data, skipped) = load_datasets(&exp, opts.data_dir.as_deref())?;
