@@ -81,12 +81,7 @@ impl Iterator for Batches<'_> {
         let end = (self.pos + self.batch_size).min(self.order.len());
         let indices = self.order[self.pos..end].to_vec();
         self.pos = end;
-        let d = self.split.dim();
-        let mut images = Vec::with_capacity(indices.len() * d);
-        for &i in &indices {
-            images.extend_from_slice(self.split.image(i));
-        }
-        let labels = indices.iter().map(|&i| self.split.labels[i]).collect();
+        let Split { images, labels, .. } = self.split.select(&indices);
         Some(Batch {
             images,
             labels,
