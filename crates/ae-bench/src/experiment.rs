@@ -78,6 +78,9 @@ pub enum ModelSpec {
         config: AeConfig,
         /// Name in tables and charts.
         label: Option<String>,
+        /// Fields of the experiment's `[train]` this model overrides, e.g.
+        /// `train = { lr = 1e-2 }` for a shallow sigmoid AE that learns slowly at 1e-3.
+        train: Option<toml::Table>,
     },
 }
 
@@ -86,10 +89,30 @@ impl ModelSpec {
     pub fn name(&self) -> String {
         match self {
             ModelSpec::Pca => "pca".into(),
-            ModelSpec::Ae { config, label } => {
+            ModelSpec::Ae { config, label, .. } => {
                 label.clone().unwrap_or_else(|| config.name().into())
             }
         }
+    }
+
+    /// The experiment's training settings with this model's overrides applied, validated.
+    pub fn train_spec(&self, base: &TrainSpec) -> Result<TrainSpec> {
+        let ModelSpec::Ae {
+            train: Some(over), ..
+        } = self
+        else {
+            return Ok(base.clone());
+        };
+        let mut table = toml::Table::try_from(base)?;
+        for (k, v) in over {
+            table.insert(k.clone(), v.clone());
+        }
+        let spec: TrainSpec = table
+            .try_into()
+            .with_context(|| format!("model `{}`: its `train` overrides", self.name()))?;
+        spec.validate()
+            .with_context(|| format!("model `{}`: its `train` overrides", self.name()))?;
+        Ok(spec)
     }
 }
 
@@ -106,6 +129,15 @@ impl<'de> Deserialize<'de> for ModelSpec {
             }
             None => None,
         };
+        let train = match table.remove("train") {
+            Some(toml::Value::Table(t)) => Some(t),
+            Some(other) => {
+                return Err(D::Error::custom(format!(
+                    "`train` must be a table of [train] fields to override, found {other}"
+                )));
+            }
+            None => None,
+        };
         if table.get("kind").and_then(|k| k.as_str()) == Some("pca") {
             if let Some(extra) = table.keys().find(|k| *k != "kind") {
                 return Err(D::Error::custom(format!(
@@ -115,7 +147,11 @@ impl<'de> Deserialize<'de> for ModelSpec {
             return Ok(ModelSpec::Pca);
         }
         AeConfig::deserialize(toml::Value::Table(table))
-            .map(|config| ModelSpec::Ae { config, label })
+            .map(|config| ModelSpec::Ae {
+                config,
+                label,
+                train,
+            })
             .map_err(|e| {
                 let msg = e.to_string();
                 // Name PCA among the valid kinds too: it is not part of the zoo's enum.
@@ -137,10 +173,18 @@ impl Serialize for ModelSpec {
                 m.serialize_entry("kind", "pca")?;
                 m.end()
             }
-            ModelSpec::Ae { config, label } => {
+            ModelSpec::Ae {
+                config,
+                label,
+                train,
+            } => {
                 let mut v = serde_json::to_value(config).map_err(serde::ser::Error::custom)?;
                 if let (Some(l), Some(obj)) = (label, v.as_object_mut()) {
                     obj.insert("label".into(), serde_json::Value::String(l.clone()));
+                }
+                if let (Some(t), Some(obj)) = (train, v.as_object_mut()) {
+                    let t = serde_json::to_value(t).map_err(serde::ser::Error::custom)?;
+                    obj.insert("train".into(), t);
                 }
                 v.serialize(s)
             }
@@ -200,6 +244,9 @@ impl Experiment {
             bail!("`eval.batch_size` = 0: must be >= 1");
         }
         self.train.validate()?;
+        for m in &self.models {
+            m.train_spec(&self.train)?;
+        }
         if self.name.is_empty()
             || !self
                 .name
@@ -346,6 +393,38 @@ mod tests {
             Experiment::parse(&GOOD.replace("[0, 1]", "[]")).unwrap_err()
         );
         assert!(msg.contains("`seeds` is empty"), "{msg}");
+    }
+
+    #[test]
+    fn per_model_train_overrides_merge_validate_and_change_the_key() {
+        let e = Experiment::parse(
+            "name = \"t\"\ndatasets = [\"mnist\"]\ncode_sizes = [2]\n\
+             models = [{ kind = \"shallow\" }, { kind = \"shallow\", train = { lr = 0.01 } }]\n\
+             [train]\nepochs = 2",
+        )
+        .unwrap();
+        let base = e.models[0].train_spec(&e.train).unwrap();
+        let over = e.models[1].train_spec(&e.train).unwrap();
+        assert_eq!((base.lr, base.epochs), (1e-3, 2));
+        assert_eq!((over.lr, over.epochs), (0.01, 2));
+        let cells = e.cells();
+        assert_ne!(cells[0].key(), cells[1].key());
+        let err = Experiment::parse(
+            "name = \"t\"\ndatasets = [\"mnist\"]\ncode_sizes = [2]\n\
+             models = [{ kind = \"shallow\", train = { lr = -1.0 } }]",
+        )
+        .unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(
+            msg.contains("model `shallow`") && msg.contains("train.lr"),
+            "{msg}"
+        );
+        let err = Experiment::parse(
+            "name = \"t\"\ndatasets = [\"mnist\"]\ncode_sizes = [2]\n\
+             models = [{ kind = \"shallow\", train = { lrr = 1.0 } }]",
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("lrr"), "{err:#}");
     }
 
     #[test]

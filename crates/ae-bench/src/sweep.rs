@@ -211,11 +211,12 @@ impl SweepState<'_> {
             }
             ModelSpec::Ae { config, .. } => {
                 let checked = config.check(dim, cell.code_size)?;
+                let spec = cell.model.train_spec(&self.exp.train)?;
                 let t = dispatch(
                     cell.backend,
                     TrainAe {
                         checked,
-                        spec: &self.exp.train,
+                        spec: &spec,
                         seed: cell.seed,
                         train: &ds.train,
                         test,

@@ -1,11 +1,12 @@
 //! The MLP autoencoder shared by the shallow, deep, sparse, denoising and contractive
 //! variants: one body, and a [`Regularizer`] that is the only thing that differs.
 
+use burn::module::Param;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::activation::sigmoid;
 
-use crate::config::{ArchSpec, ReconLoss, Sparsity};
+use crate::config::{CheckedAe, ReconLoss, Sparsity};
 use crate::loss::{bce_with_logits_per_image, bernoulli_kl_sum, sse_per_image};
 use crate::mlp::{Activation, Mlp, MlpConfig};
 use crate::model::{AeOutput, Autoencoder, Codec, from_slice, to_vec};
@@ -25,29 +26,34 @@ pub enum Regularizer {
 /// encoders deeper than one layer (see [`MlpAe::jacobian_frobenius_sq`]).
 pub const CONTRACTIVE_FD_SIGMA: f64 = 1e-2;
 
+/// The decoder of an MLP AE: its own weights, or the encoder's transposed (tied).
+#[derive(Module, Debug)]
+pub enum MlpDecoder<B: Backend> {
+    /// Untied: an MLP of its own.
+    Free(Mlp<B>),
+    /// Tied: one bias per layer; the weights are the encoder's, transposed, in reverse.
+    Tied(TiedDecoder<B>),
+}
+
+/// Biases and activations of a tied decoder, code side first.
+#[derive(Module, Debug)]
+pub struct TiedDecoder<B: Backend> {
+    biases: Vec<Param<Tensor<B, 1>>>,
+    #[module(skip)]
+    activations: Vec<Activation>,
+}
+
 /// Encoder and decoder MLPs. The decoder's last layer emits logits; x̂ = σ(logits).
 #[derive(Module, Debug)]
 pub struct MlpAe<B: Backend> {
     encoder: Mlp<B>,
-    decoder: Mlp<B>,
+    decoder: MlpDecoder<B>,
     #[module(skip)]
     regularizer: Regularizer,
     #[module(skip)]
     loss: ReconLoss,
     #[module(skip)]
     code_activation: Activation,
-}
-
-pub(crate) fn encoder_config(sizes: &[usize], arch: &ArchSpec) -> MlpConfig {
-    let mut acts = vec![arch.activation; sizes.len() - 2];
-    acts.push(arch.code_activation);
-    MlpConfig::new(sizes.to_vec(), acts)
-}
-
-pub(crate) fn decoder_config(sizes: &[usize], arch: &ArchSpec) -> MlpConfig {
-    let mut acts = vec![arch.activation; sizes.len() - 2];
-    acts.push(Activation::Linear);
-    MlpConfig::new(sizes.to_vec(), acts)
 }
 
 /// Reconstruction loss from decoder logits, in the units of the metrics.
@@ -63,20 +69,65 @@ pub(crate) fn recon_loss<B: Backend>(
 }
 
 impl<B: Backend> MlpAe<B> {
-    /// Builds the network for checked layer sizes.
-    pub(crate) fn new(
-        encoder: &[usize],
-        decoder: &[usize],
-        arch: &ArchSpec,
-        regularizer: Regularizer,
-        device: &B::Device,
-    ) -> Self {
+    /// Builds the network for a checked config.
+    pub(crate) fn new(checked: &CheckedAe, regularizer: Regularizer, device: &B::Device) -> Self {
+        let arch = checked.config().arch();
+        let decoder = if arch.tied {
+            MlpDecoder::Tied(TiedDecoder {
+                biases: checked.decoder[1..]
+                    .iter()
+                    .map(|&n| Param::from_tensor(Tensor::zeros([n], device)))
+                    .collect(),
+                activations: checked.decoder_acts.clone(),
+            })
+        } else {
+            MlpDecoder::Free(
+                MlpConfig::new(checked.decoder.clone(), checked.decoder_acts.clone()).init(device),
+            )
+        };
         MlpAe {
-            encoder: encoder_config(encoder, arch).init(device),
-            decoder: decoder_config(decoder, arch).init(device),
+            encoder: MlpConfig::new(checked.encoder.clone(), checked.encoder_acts.clone())
+                .init(device),
+            decoder,
             regularizer,
             loss: arch.loss,
             code_activation: arch.code_activation,
+        }
+    }
+
+    /// An untied AE with the given layers (e.g. unrolled from pretrained RBMs); the
+    /// caller's shapes must match `checked`'s sizes, which [`CheckedAe::init_from_layers`]
+    /// verifies.
+    pub(crate) fn from_parts(
+        checked: &CheckedAe,
+        regularizer: Regularizer,
+        encoder: Mlp<B>,
+        decoder: Mlp<B>,
+    ) -> Self {
+        let arch = checked.config().arch();
+        MlpAe {
+            encoder,
+            decoder: MlpDecoder::Free(decoder),
+            regularizer,
+            loss: arch.loss,
+            code_activation: arch.code_activation,
+        }
+    }
+
+    /// Decoder logits for codes `[batch, code]` -> `[batch, dim]`.
+    pub fn logits(&self, z: Tensor<B, 2>) -> Tensor<B, 2> {
+        match &self.decoder {
+            MlpDecoder::Free(m) => m.forward(z),
+            MlpDecoder::Tied(t) => {
+                let mut x = z;
+                let layers = self.encoder.layers().iter().rev();
+                for ((layer, b), act) in layers.zip(&t.biases).zip(&t.activations) {
+                    // [batch, out] x [out, in] -> [batch, in]
+                    let y = x.matmul(layer.weight.val().transpose());
+                    x = act.forward(y + b.val().unsqueeze_dim(0));
+                }
+                x
+            }
         }
     }
 
@@ -146,14 +197,14 @@ impl<B: Backend> Codec<B> for MlpAe<B> {
     }
 
     fn decode(&self, z: Tensor<B, 2>) -> Tensor<B, 2> {
-        sigmoid(self.decoder.forward(z))
+        sigmoid(self.logits(z))
     }
 }
 
 impl<B: Backend> Autoencoder<B> for MlpAe<B> {
     fn loss_against(&self, input: Tensor<B, 2>, target: Tensor<B, 2>) -> AeOutput<B> {
         let code = self.encode(input.clone()); // [batch, code]
-        let logits = self.decoder.forward(code.clone()); // [batch, dim]
+        let logits = self.logits(code.clone()); // [batch, dim]
         let recon = recon_loss(self.loss, logits.clone(), target);
         let device = code.device();
         let regularizer = match self.regularizer {

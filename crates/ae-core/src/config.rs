@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::ae::{MlpAe, Regularizer};
 use crate::conv::ConvAe;
 use crate::error::{CoreError, Result};
-use crate::mlp::Activation;
+use crate::mlp::{Activation, Mlp};
 use crate::model::{AeOutput, Autoencoder, Codec};
 use crate::vae::Vae;
 
@@ -31,12 +31,19 @@ pub struct ArchSpec {
     pub hidden: Vec<usize>,
     /// Decoder hidden sizes from the code outwards (default: `hidden` reversed).
     pub decoder_hidden: Option<Vec<usize>>,
-    /// Activation of every hidden layer.
+    /// Activation of every hidden layer (unless `activations` lists them one by one).
     pub activation: Activation,
+    /// One activation per encoder hidden layer, input side first (overrides `activation`).
+    pub activations: Option<Vec<Activation>>,
+    /// One activation per decoder hidden layer, code side first (default: the encoder's
+    /// mirrored when the decoder mirrors the encoder, else `activation`).
+    pub decoder_activations: Option<Vec<Activation>>,
     /// Activation of the code layer (Hinton & Salakhutdinov use a linear code).
     pub code_activation: Activation,
     /// Reconstruction loss.
     pub loss: ReconLoss,
+    /// Tied weights: the decoder uses the transposed encoder weights (own biases).
+    pub tied: bool,
 }
 
 impl Default for ArchSpec {
@@ -45,8 +52,11 @@ impl Default for ArchSpec {
             hidden: Vec::new(),
             decoder_hidden: None,
             activation: Activation::Sigmoid,
+            activations: None,
+            decoder_activations: None,
             code_activation: Activation::Sigmoid,
             loss: ReconLoss::Bce,
+            tied: false,
         }
     }
 }
@@ -130,9 +140,13 @@ pub enum AeConfig {
     },
     /// Variational AE with a Gaussian encoder and Bernoulli (BCE) or Gaussian (MSE) decoder.
     Vae {
-        /// The body (code activation is ignored: the encoder outputs μ and log σ²).
+        /// The MLP body (code activation is ignored: the encoder outputs μ and log σ²).
         #[serde(default)]
         arch: ArchSpec,
+        /// Convolutional encoder and decoder with these channels per stage instead of the
+        /// MLP body (`arch.loss` still picks the decoder distribution).
+        #[serde(default)]
+        channels: Option<Vec<usize>>,
         /// Weight β on the KL term (1 = the ELBO).
         #[serde(default = "one")]
         beta: f32,
@@ -163,6 +177,40 @@ pub struct CheckedAe {
     pub(crate) encoder: Vec<usize>,
     /// Decoder sizes from code to output.
     pub(crate) decoder: Vec<usize>,
+    /// One activation per encoder layer (the last is the code's).
+    pub(crate) encoder_acts: Vec<Activation>,
+    /// One activation per decoder layer (the last is linear: the decoder emits logits).
+    pub(crate) decoder_acts: Vec<Activation>,
+}
+
+/// Side of a square image of `input` pixels that `channels` conv stages can halve.
+fn conv_side(input: usize, channels: &[usize]) -> Result<usize> {
+    let side = (input as f64).sqrt().round() as usize;
+    if side * side != input {
+        return Err(invalid(
+            "input",
+            input,
+            "convolutional models need square images (side² pixels)",
+        ));
+    }
+    if channels.is_empty() || channels.contains(&0) {
+        return Err(invalid(
+            "channels",
+            format!("{channels:?}"),
+            "one or more stages, each >= 1 channel",
+        ));
+    }
+    if !side.is_multiple_of(1 << channels.len()) {
+        return Err(invalid(
+            "channels",
+            format!("{channels:?}"),
+            format!(
+                "each stage halves the side; {side} is not divisible by 2^{}",
+                channels.len()
+            ),
+        ));
+    }
+    Ok(side)
 }
 
 fn invalid(field: &'static str, value: impl ToString, expected: impl Into<String>) -> CoreError {
@@ -305,38 +353,32 @@ impl AeConfig {
             AeConfig::Contractive { lambda, .. } if !(*lambda >= 0.0 && lambda.is_finite()) => {
                 return Err(invalid("lambda", lambda, "a finite value >= 0"));
             }
-            AeConfig::Conv { channels, .. } => {
-                let side = (input as f64).sqrt().round() as usize;
-                if side * side != input {
-                    return Err(invalid(
-                        "input",
-                        input,
-                        "the conv AE needs square images (side² pixels)",
-                    ));
-                }
-                if channels.is_empty() || channels.contains(&0) {
-                    return Err(invalid(
-                        "channels",
-                        format!("{channels:?}"),
-                        "one or more stages, each >= 1 channel",
-                    ));
-                }
-                if !side.is_multiple_of(1 << channels.len()) {
-                    return Err(invalid(
-                        "channels",
-                        format!("{channels:?}"),
-                        format!(
-                            "each stage halves the side; {side} is not divisible by 2^{}",
-                            channels.len()
-                        ),
-                    ));
-                }
-            }
-            AeConfig::Vae { beta, .. } if !(*beta >= 0.0 && beta.is_finite()) => {
-                return Err(invalid("beta", beta, "a finite value >= 0"));
+            AeConfig::Conv { channels, .. }
+            | AeConfig::Vae {
+                channels: Some(channels),
+                ..
+            } => {
+                conv_side(input, channels)?;
             }
             _ => {}
         }
+        match self {
+            AeConfig::Vae { beta, .. } if !(*beta >= 0.0 && beta.is_finite()) => {
+                return Err(invalid("beta", beta, "a finite value >= 0"));
+            }
+            AeConfig::Vae { .. } | AeConfig::Conv { .. } if arch.tied => {
+                return Err(invalid(
+                    "arch.tied",
+                    true,
+                    format!(
+                        "tied weights are for MLP autoencoders, not `{}`",
+                        self.name()
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        let (encoder_acts, decoder_acts) = activations(arch)?;
         let mut encoder = vec![input];
         encoder.extend(&arch.hidden);
         encoder.push(code);
@@ -350,8 +392,61 @@ impl AeConfig {
             config: self.clone(),
             encoder,
             decoder,
+            encoder_acts,
+            decoder_acts,
         })
     }
+}
+
+/// Per-layer activations of the encoder (ending with the code's) and the decoder (ending
+/// with linear logits), after checking that the lists fit the layers and that tied weights
+/// have a mirrored decoder to tie to.
+fn activations(arch: &ArchSpec) -> Result<(Vec<Activation>, Vec<Activation>)> {
+    let depth = arch.hidden.len();
+    let mirrored = match &arch.decoder_hidden {
+        None => true,
+        Some(d) => d.iter().eq(arch.hidden.iter().rev()),
+    };
+    if arch.tied && !mirrored {
+        return Err(invalid(
+            "arch.decoder_hidden",
+            format!("{:?}", arch.decoder_hidden),
+            format!(
+                "tied weights need the decoder to mirror the encoder ({:?} reversed); drop                  decoder_hidden or set tied = false",
+                arch.hidden
+            ),
+        ));
+    }
+    let mut enc = match &arch.activations {
+        Some(a) if a.len() != depth => {
+            return Err(invalid(
+                "arch.activations",
+                format!("{} entries", a.len()),
+                format!(
+                    "one activation per encoder hidden layer: {depth} for hidden = {:?} (the                      code layer's is code_activation)",
+                    arch.hidden
+                ),
+            ));
+        }
+        Some(a) => a.clone(),
+        None => vec![arch.activation; depth],
+    };
+    let dec_depth = arch.decoder_hidden.as_ref().map_or(depth, Vec::len);
+    let mut dec = match &arch.decoder_activations {
+        Some(a) if a.len() != dec_depth => {
+            return Err(invalid(
+                "arch.decoder_activations",
+                format!("{} entries", a.len()),
+                format!("one activation per decoder hidden layer: {dec_depth}"),
+            ));
+        }
+        Some(a) => a.clone(),
+        None if mirrored => enc.iter().rev().copied().collect(),
+        None => vec![arch.activation; dec_depth],
+    };
+    enc.push(arch.code_activation);
+    dec.push(Activation::Linear);
+    Ok((enc, dec))
 }
 
 /// Any autoencoder of the zoo, as one burn module.
@@ -379,28 +474,93 @@ impl CheckedAe {
         &self.encoder
     }
 
+    /// Decoder layer sizes, code to output.
+    pub fn decoder_sizes(&self) -> &[usize] {
+        &self.decoder
+    }
+
+    /// Activation of each encoder layer (the last is the code's).
+    pub fn encoder_activations(&self) -> &[Activation] {
+        &self.encoder_acts
+    }
+
+    /// Activation of each decoder layer (the last is linear: logits).
+    pub fn decoder_activations(&self) -> &[Activation] {
+        &self.decoder_acts
+    }
+
+    /// Code size.
+    pub fn code(&self) -> usize {
+        self.encoder[self.encoder.len() - 1]
+    }
+
+    /// Side of the (square) input image; meaningful for convolutional models, which the
+    /// check made sure have one.
+    pub(crate) fn side(&self) -> usize {
+        (self.encoder[0] as f64).sqrt().round() as usize
+    }
+
     /// Builds the module on `device` (initialised from the backend's seeded RNG).
     pub fn init<B: Backend>(&self, device: &B::Device) -> AnyAe<B> {
-        let arch = self.config.arch();
         match &self.config {
-            AeConfig::Vae { beta, .. } => {
-                AnyAe::Vae(Vae::new(&self.encoder, &self.decoder, arch, *beta, device))
-            }
-            AeConfig::Conv { channels, loss } => {
-                let input = self.encoder[0];
-                let side = (input as f64).sqrt().round() as usize;
-                let code = self.encoder[self.encoder.len() - 1];
-                AnyAe::Conv(ConvAe::new(side, channels, code, *loss, device))
-            }
-            other => {
-                let reg = match other {
-                    AeConfig::Sparse { sparsity, .. } => Regularizer::Sparse(*sparsity),
-                    AeConfig::Contractive { lambda, .. } => Regularizer::Contractive(*lambda),
-                    _ => Regularizer::None,
-                };
-                AnyAe::Mlp(MlpAe::new(&self.encoder, &self.decoder, arch, reg, device))
+            AeConfig::Vae { beta, .. } => AnyAe::Vae(Vae::new(self, *beta, device)),
+            AeConfig::Conv { channels, loss } => AnyAe::Conv(ConvAe::new(
+                self.side(),
+                channels,
+                self.code(),
+                *loss,
+                device,
+            )),
+            _ => AnyAe::Mlp(MlpAe::new(self, self.regularizer(), device)),
+        }
+    }
+
+    fn regularizer(&self) -> Regularizer {
+        match self.config {
+            AeConfig::Sparse { sparsity, .. } => Regularizer::Sparse(sparsity),
+            AeConfig::Contractive { lambda, .. } => Regularizer::Contractive(lambda),
+            _ => Regularizer::None,
+        }
+    }
+
+    /// An untied MLP autoencoder with the given weights, e.g. a stack of pretrained RBMs
+    /// unrolled. `encoder` and `decoder` hold one (`[in, out]` weight, `[out]` bias) pair
+    /// per layer, input side first; their shapes must be this config's layer sizes.
+    pub fn init_from_layers<B: Backend>(
+        &self,
+        encoder: Vec<(Tensor<B, 2>, Tensor<B, 1>)>,
+        decoder: Vec<(Tensor<B, 2>, Tensor<B, 1>)>,
+    ) -> Result<AnyAe<B>> {
+        if matches!(self.config, AeConfig::Vae { .. } | AeConfig::Conv { .. })
+            || self.config.arch().tied
+        {
+            return Err(invalid(
+                "kind",
+                self.config.name(),
+                "an untied MLP autoencoder to load layer weights into",
+            ));
+        }
+        for (what, sizes, layers) in [
+            ("encoder", &self.encoder, &encoder),
+            ("decoder", &self.decoder, &decoder),
+        ] {
+            let found: Vec<[usize; 2]> = layers.iter().map(|(w, _)| w.dims()).collect();
+            let expected: Vec<[usize; 2]> = sizes.windows(2).map(|w| [w[0], w[1]]).collect();
+            let biases_fit = layers.iter().all(|(w, b)| b.dims()[0] == w.dims()[1]);
+            if found != expected || !biases_fit {
+                return Err(CoreError::Shape {
+                    what,
+                    expected: format!("weights {expected:?} with one bias per output"),
+                    found: format!("weights {found:?}"),
+                });
             }
         }
+        Ok(AnyAe::Mlp(MlpAe::from_parts(
+            self,
+            self.regularizer(),
+            Mlp::from_weights(encoder, self.encoder_acts.clone()),
+            Mlp::from_weights(decoder, self.decoder_acts.clone()),
+        )))
     }
 
     /// The corruption applied to training inputs, if any.

@@ -4,9 +4,11 @@
 //! evaluates PCA and autoencoders with the same code.
 
 pub mod ae;
+pub mod cg;
 pub mod config;
 pub mod conv;
 pub mod error;
+pub mod flat;
 pub mod loss;
 pub mod metrics;
 pub mod mlp;
@@ -21,4 +23,4 @@ pub use error::{CoreError, Result};
 pub use metrics::{METRIC_NAMES, ReconMetrics};
 pub use model::{AeOutput, Autoencoder, Codec, evaluate};
 pub use pca::{Pca, PcaCodec};
-pub use train::{EpochStats, History, OptimizerSpec, TrainSpec, fit};
+pub use train::{EpochStats, History, OptimizerSpec, TrainSpec, fit, fit_from};

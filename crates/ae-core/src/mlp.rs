@@ -1,5 +1,6 @@
 //! The multilayer perceptron every MLP autoencoder is built from (written once).
 
+use burn::module::Param;
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation;
@@ -71,6 +72,24 @@ pub struct Mlp<B: Backend> {
 }
 
 impl<B: Backend> Mlp<B> {
+    /// An MLP from given `[in, out]` weights and `[out]` biases (e.g. pretrained ones),
+    /// one activation per layer.
+    pub(crate) fn from_weights(
+        layers: Vec<(Tensor<B, 2>, Tensor<B, 1>)>,
+        activations: Vec<Activation>,
+    ) -> Self {
+        Mlp {
+            layers: layers
+                .into_iter()
+                .map(|(w, b)| Linear {
+                    weight: Param::from_tensor(w),
+                    bias: Some(Param::from_tensor(b)),
+                })
+                .collect(),
+            activations,
+        }
+    }
+
     /// The dense layers, input side first.
     pub fn layers(&self) -> &[Linear<B>] {
         &self.layers

@@ -12,6 +12,7 @@ use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 
+use crate::cg::cg_batch;
 use crate::config::{AnyAe, CheckedAe};
 use crate::error::{CoreError, Result};
 use crate::model::{Autoencoder, from_slice, to_vec};
@@ -26,6 +27,13 @@ pub enum OptimizerSpec {
     Sgd {
         /// Momentum factor, e.g. 0.9.
         momentum: f64,
+    },
+    /// Nonlinear conjugate gradients (Polak–Ribière+, Moré–Thuente line search), as
+    /// Hinton & Salakhutdinov (2006) fine-tuned: `line_searches` per batch, on batches of
+    /// `batch_size` (the paper: 3 line searches on 1000 images). `lr` is unused.
+    Cg {
+        /// Line searches per batch.
+        line_searches: u64,
     },
 }
 
@@ -99,6 +107,13 @@ impl TrainSpec {
                 "0 <= momentum < 1",
             );
         }
+        if let OptimizerSpec::Cg { line_searches: 0 } = self.optimizer {
+            return bad(
+                "train.optimizer.line_searches",
+                "0".into(),
+                ">= 1 line search per batch",
+            );
+        }
         Ok(())
     }
 }
@@ -153,9 +168,39 @@ pub fn fit<B: AutodiffBackend>(
     device: &B::Device,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(AnyAe<B::InnerBackend>, History)> {
-    spec.validate()?;
     B::seed(device, seed);
     let model = checked.init::<B>(device);
+    fit_from(
+        model,
+        checked,
+        spec,
+        seed,
+        train,
+        device,
+        progress,
+        &mut |_, _| Ok(()),
+    )
+}
+
+/// Called after every epoch with its statistics and the model as it stands (e.g. to
+/// record the test error per epoch).
+pub type EpochHook<'a, B> = dyn FnMut(&EpochStats, &AnyAe<B>) -> Result<()> + 'a;
+
+/// Trains `model` (fresh, or pretrained — e.g. an unrolled RBM stack) of config `checked`.
+#[allow(clippy::too_many_arguments)] // each is a distinct input of one training run
+pub fn fit_from<B: AutodiffBackend>(
+    model: AnyAe<B>,
+    checked: &CheckedAe,
+    spec: &TrainSpec,
+    seed: u64,
+    train: &Split,
+    device: &B::Device,
+    progress: &mut dyn FnMut(Progress),
+    on_epoch: &mut EpochHook<'_, B::InnerBackend>,
+) -> Result<(AnyAe<B::InnerBackend>, History)> {
+    spec.validate()?;
+    // Noise draws (denoising, VAE, contractive estimator) follow the seed too.
+    B::seed(device, seed.wrapping_add(1));
     let limited;
     let train = if spec.train_limit > 0 && spec.train_limit < train.len() {
         limited = train.head(spec.train_limit);
@@ -184,18 +229,89 @@ pub fn fit<B: AutodiffBackend>(
         device,
     };
     match spec.optimizer {
-        OptimizerSpec::Adam => run.go(model, AdamConfig::new().init(), progress),
+        OptimizerSpec::Adam => run.go(
+            model,
+            &mut BurnStep {
+                optim: AdamConfig::new().init(),
+                lr: spec.lr,
+            },
+            progress,
+            on_epoch,
+        ),
         OptimizerSpec::Sgd { momentum } => run.go(
             model,
-            SgdConfig::new()
-                .with_momentum(Some(
-                    MomentumConfig::new()
-                        .with_momentum(momentum)
-                        .with_dampening(0.0),
-                ))
-                .init(),
+            &mut BurnStep {
+                optim: SgdConfig::new()
+                    .with_momentum(Some(
+                        MomentumConfig::new()
+                            .with_momentum(momentum)
+                            .with_dampening(0.0),
+                    ))
+                    .init(),
+                lr: spec.lr,
+            },
             progress,
+            on_epoch,
         ),
+        OptimizerSpec::Cg { line_searches } => {
+            run.go(model, &mut CgStepper { line_searches }, progress, on_epoch)
+        }
+    }
+}
+
+/// One parameter update on a batch; returns the updated model and the batch's total and
+/// reconstruction losses before the update.
+trait Stepper<B: AutodiffBackend> {
+    fn step(
+        &mut self,
+        model: AnyAe<B>,
+        input: Tensor<B, 2>,
+        target: Tensor<B, 2>,
+    ) -> Result<(AnyAe<B>, f32, f32)>;
+}
+
+struct BurnStep<O> {
+    optim: O,
+    lr: f64,
+}
+
+impl<B: AutodiffBackend, O: Optimizer<AnyAe<B>, B>> Stepper<B> for BurnStep<O> {
+    fn step(
+        &mut self,
+        model: AnyAe<B>,
+        input: Tensor<B, 2>,
+        target: Tensor<B, 2>,
+    ) -> Result<(AnyAe<B>, f32, f32)> {
+        let out = model.loss_against(input, target);
+        let total = scalar(out.total.clone())?;
+        let recon = scalar(out.recon)?;
+        if !total.is_finite() {
+            // Stepping on a non-finite loss would only spread NaNs into the weights.
+            return Ok((model, total, recon));
+        }
+        let grads = GradientsParams::from_grads(out.total.backward(), &model);
+        Ok((self.optim.step(self.lr, model, grads), total, recon))
+    }
+}
+
+struct CgStepper {
+    line_searches: u64,
+}
+
+impl<B: AutodiffBackend> Stepper<B> for CgStepper {
+    fn step(
+        &mut self,
+        model: AnyAe<B>,
+        input: Tensor<B, 2>,
+        target: Tensor<B, 2>,
+    ) -> Result<(AnyAe<B>, f32, f32)> {
+        let before = model.loss_against(input.clone(), target.clone());
+        let (total, recon) = (scalar(before.total)?, scalar(before.recon)?);
+        if !total.is_finite() {
+            return Ok((model, total, recon));
+        }
+        let (model, _) = cg_batch(model, input, target, self.line_searches)?;
+        Ok((model, total, recon))
     }
 }
 
@@ -213,11 +329,12 @@ fn scalar<B: Backend>(t: Tensor<B, 1>) -> Result<f32> {
 }
 
 impl<B: AutodiffBackend> Run<'_, B> {
-    fn go<O: Optimizer<AnyAe<B>, B>>(
+    fn go(
         &self,
         mut model: AnyAe<B>,
-        mut optim: O,
+        stepper: &mut dyn Stepper<B>,
         progress: &mut dyn FnMut(Progress),
+        on_epoch: &mut EpochHook<'_, B::InnerBackend>,
     ) -> Result<(AnyAe<B::InnerBackend>, History)> {
         let dim = self.train.dim();
         let batches = self.train.len().div_ceil(self.spec.batch_size);
@@ -246,8 +363,8 @@ impl<B: AutodiffBackend> Run<'_, B> {
                     }
                     None => x.clone(),
                 };
-                let out = model.loss_against(input, x);
-                let total = scalar(out.total.clone())?;
+                let (next, total, recon) = stepper.step(model, input, x)?;
+                model = next;
                 if !total.is_finite() {
                     return Err(CoreError::NonFinite {
                         epoch,
@@ -256,9 +373,7 @@ impl<B: AutodiffBackend> Run<'_, B> {
                     });
                 }
                 total_sum += f64::from(total) * n as f64;
-                recon_sum += f64::from(scalar(out.recon.clone())?) * n as f64;
-                let grads = GradientsParams::from_grads(out.total.backward(), &model);
-                model = optim.step(self.spec.lr, model, grads);
+                recon_sum += f64::from(recon) * n as f64;
                 seen += n;
                 progress(Progress {
                     epoch: epoch + 1,
@@ -278,13 +393,15 @@ impl<B: AutodiffBackend> Run<'_, B> {
                 None => None,
             };
             let n = self.train.len() as f64;
-            history.epochs.push(EpochStats {
+            let stats = EpochStats {
                 epoch: epoch + 1,
                 train_total: total_sum / n,
                 train_recon: recon_sum / n,
                 val_recon,
                 seconds: t.elapsed().as_secs_f64(),
-            });
+            };
+            on_epoch(&stats, &model.valid())?;
+            history.epochs.push(stats);
             if let (Some(patience), Some(v)) = (self.spec.patience, val_recon) {
                 if best.as_ref().is_none_or(|(b, _)| v < *b) {
                     best = Some((v, model.valid()));

@@ -6,19 +6,38 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::activation::sigmoid;
 
-use crate::ae::{decoder_config, recon_loss};
-use crate::config::{ArchSpec, ReconLoss};
+use crate::ae::recon_loss;
+use crate::config::{AeConfig, CheckedAe, ReconLoss};
+use crate::conv::{ConvDecoder, ConvEncoder};
 use crate::loss::{bce_with_logits_rows, gaussian_kl_rows};
 use crate::mlp::{Mlp, MlpConfig};
 use crate::model::{AeOutput, Autoencoder, Codec};
 
-/// VAE: x -> hidden MLP -> (μ, log σ²) -> z = μ + σ ε -> decoder logits.
+/// The part of the encoder before the (μ, log σ²) heads.
+#[derive(Module, Debug)]
+pub enum VaeBody<B: Backend> {
+    /// Hidden MLP layers (none: the heads read the pixels).
+    Mlp(Mlp<B>),
+    /// Conv + pool stages, flattened.
+    Conv(ConvEncoder<B>),
+}
+
+/// The decoder, emitting logits.
+#[derive(Module, Debug)]
+pub enum VaeDecoder<B: Backend> {
+    /// An MLP.
+    Mlp(Mlp<B>),
+    /// Linear to a feature map, then transposed convs.
+    Conv(ConvDecoder<B>),
+}
+
+/// VAE: x -> body (MLP or conv) -> (μ, log σ²) -> z = μ + σ ε -> decoder logits.
 #[derive(Module, Debug)]
 pub struct Vae<B: Backend> {
-    body: Mlp<B>,
+    body: VaeBody<B>,
     mu: Linear<B>,
     logvar: Linear<B>,
-    decoder: Mlp<B>,
+    decoder: VaeDecoder<B>,
     #[module(skip)]
     beta: f32,
     #[module(skip)]
@@ -26,35 +45,61 @@ pub struct Vae<B: Backend> {
 }
 
 impl<B: Backend> Vae<B> {
-    /// Builds the network for checked sizes (`encoder` ends with the latent size).
-    pub(crate) fn new(
-        encoder: &[usize],
-        decoder: &[usize],
-        arch: &ArchSpec,
-        beta: f32,
-        device: &B::Device,
-    ) -> Self {
-        let body_sizes = &encoder[..encoder.len() - 1];
-        let hidden_out = *body_sizes.last().unwrap_or(&encoder[0]);
-        let latent = encoder[encoder.len() - 1];
+    /// Builds the network for a checked config (`encoder` ends with the latent size).
+    pub(crate) fn new(checked: &CheckedAe, beta: f32, device: &B::Device) -> Self {
+        let latent = checked.code();
+        let (body, features, decoder) = match checked.config() {
+            AeConfig::Vae {
+                channels: Some(channels),
+                ..
+            } => {
+                let side = checked.side();
+                (
+                    VaeBody::Conv(ConvEncoder::new(side, channels, device)),
+                    ConvEncoder::<B>::features(side, channels),
+                    VaeDecoder::Conv(ConvDecoder::new(side, channels, latent, device)),
+                )
+            }
+            _ => {
+                let enc = &checked.encoder;
+                let body_sizes = enc[..enc.len() - 1].to_vec();
+                let acts = checked.encoder_acts[..enc.len() - 2].to_vec();
+                let features = *body_sizes.last().unwrap_or(&enc[0]);
+                (
+                    VaeBody::Mlp(MlpConfig::new(body_sizes, acts).init(device)),
+                    features,
+                    VaeDecoder::Mlp(
+                        MlpConfig::new(checked.decoder.clone(), checked.decoder_acts.clone())
+                            .init(device),
+                    ),
+                )
+            }
+        };
         Vae {
-            body: MlpConfig::new(
-                body_sizes.to_vec(),
-                vec![arch.activation; body_sizes.len() - 1],
-            )
-            .init(device),
-            mu: LinearConfig::new(hidden_out, latent).init(device),
-            logvar: LinearConfig::new(hidden_out, latent).init(device),
-            decoder: decoder_config(decoder, arch).init(device),
+            body,
+            mu: LinearConfig::new(features, latent).init(device),
+            logvar: LinearConfig::new(features, latent).init(device),
+            decoder,
             beta,
-            loss: arch.loss,
+            loss: checked.config().arch().loss,
         }
     }
 
     /// (μ, log σ²) of q(z | x), each `[batch, latent]`.
     pub fn posterior(&self, x: Tensor<B, 2>) -> (Tensor<B, 2>, Tensor<B, 2>) {
-        let h = self.body.forward(x);
+        let h = match &self.body {
+            VaeBody::Mlp(m) => m.forward(x),
+            VaeBody::Conv(c) => c.forward(x),
+        };
         (self.mu.forward(h.clone()), self.logvar.forward(h))
+    }
+
+    /// Decoder logits, `[batch, latent]` -> `[batch, dim]`.
+    pub fn logits(&self, z: Tensor<B, 2>) -> Tensor<B, 2> {
+        match &self.decoder {
+            VaeDecoder::Mlp(m) => m.forward(z),
+            VaeDecoder::Conv(c) => c.logits(z),
+        }
     }
 
     /// `n` images decoded from z ~ N(0, I) (the backend's seeded RNG): `[n, dim]`.
@@ -93,8 +138,7 @@ impl<B: Backend> Vae<B> {
             .map(|_| {
                 let eps = Tensor::random(mu.shape(), Distribution::Normal(0.0, 1.0), &mu.device());
                 let z = mu.clone() + std.clone() * eps.clone();
-                let log_px_z =
-                    bce_with_logits_rows(self.decoder.forward(z.clone()), x.clone()).neg();
+                let log_px_z = bce_with_logits_rows(self.logits(z.clone()), x.clone()).neg();
                 // The 0.5 ln 2π terms cancel between ln p(z) and ln q(z|x).
                 let log_pz = z.square().sum_dim(1) * -0.5;
                 let log_qz = (eps.square() * -0.5 - logvar.clone() * 0.5).sum_dim(1);
@@ -119,7 +163,7 @@ impl<B: Backend> Codec<B> for Vae<B> {
     }
 
     fn decode(&self, z: Tensor<B, 2>) -> Tensor<B, 2> {
-        sigmoid(self.decoder.forward(z))
+        sigmoid(self.logits(z))
     }
 }
 
@@ -130,7 +174,7 @@ impl<B: Backend> Autoencoder<B> for Vae<B> {
         let (mu, logvar) = self.posterior(input);
         let eps = Tensor::random(mu.shape(), Distribution::Normal(0.0, 1.0), &mu.device());
         let z = mu.clone() + (logvar.clone() * 0.5).exp() * eps;
-        let logits = self.decoder.forward(z);
+        let logits = self.logits(z);
         let recon = recon_loss(self.loss, logits.clone(), target);
         let regularizer = gaussian_kl_rows(mu.clone(), logvar).mean() * self.beta;
         AeOutput::from_logits(recon, regularizer, mu, logits)

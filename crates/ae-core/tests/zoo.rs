@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
 
 use ae_core::ae::CONTRACTIVE_FD_SIGMA;
+use ae_core::mlp::Activation;
 use ae_core::model::{from_slice, to_vec};
 use ae_core::train::recon_on;
 use ae_core::{AeConfig, AnyAe, ArchSpec, Autoencoder, Codec, ReconLoss, Sparsity, TrainSpec, fit};
@@ -118,8 +119,36 @@ fn zoo() -> Vec<(AeConfig, usize)> {
             AeConfig::Vae {
                 arch: arch(&[10]),
                 beta: 1.0,
+                channels: None,
             },
             2,
+        ),
+        (
+            AeConfig::Vae {
+                arch: arch(&[]),
+                beta: 1.0,
+                channels: Some(vec![4]),
+            },
+            2,
+        ),
+        (
+            AeConfig::Conv {
+                channels: vec![4, 8],
+                loss: ReconLoss::Bce,
+            },
+            3,
+        ),
+        (
+            // Tied weights with a different activation per hidden layer.
+            AeConfig::Deep {
+                arch: ArchSpec {
+                    activations: Some(vec![Activation::Tanh, Activation::Relu]),
+                    code_activation: Activation::Linear,
+                    tied: true,
+                    ..arch(&[12, 8])
+                },
+            },
+            4,
         ),
     ]
 }
@@ -272,6 +301,132 @@ fn configs_are_checked_with_helpful_errors() {
     .unwrap_err()
     .to_string();
     assert!(e.contains("square"), "{e}");
+    let e = AeConfig::Deep {
+        arch: ArchSpec {
+            activations: Some(vec![Activation::Relu]),
+            ..arch(&[8, 6])
+        },
+    }
+    .check(16, 2)
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("arch.activations = 1 entries") && e.contains("2 for hidden"),
+        "{e}"
+    );
+    let e = AeConfig::Deep {
+        arch: ArchSpec {
+            decoder_hidden: Some(vec![5]),
+            tied: true,
+            ..arch(&[8])
+        },
+    }
+    .check(16, 2)
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("mirror"), "{e}");
+    let e = AeConfig::Vae {
+        arch: ArchSpec {
+            tied: true,
+            ..arch(&[8])
+        },
+        beta: 1.0,
+        channels: None,
+    }
+    .check(16, 2)
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("arch.tied"), "{e}");
+}
+
+/// y = x · wᵀ + b on the host, for row-major x `[n, cols]` and w `[rows, cols]`: plain
+/// loops, so the models are checked against arithmetic that shares no code with them.
+fn host_affine(x: &[f32], n: usize, w: &[f32], rows: usize, cols: usize, b: &[f32]) -> Vec<f32> {
+    let mut y = vec![0f32; n * rows];
+    for i in 0..n {
+        for r in 0..rows {
+            let dot: f32 = (0..cols).map(|c| x[i * cols + c] * w[r * cols + c]).sum();
+            y[i * rows + r] = dot + b[r];
+        }
+    }
+    y
+}
+
+#[test]
+fn tied_decoder_is_the_transposed_encoder_and_owns_only_biases() {
+    let _serial = serial();
+    let d = Default::default();
+    let tied = AeConfig::Shallow {
+        arch: ArchSpec {
+            tied: true,
+            ..arch(&[])
+        },
+    }
+    .check(16, 5)
+    .unwrap();
+    let untied = AeConfig::Shallow { arch: arch(&[]) }.check(16, 5).unwrap();
+    let m = tied.init::<B>(&d);
+    // Encoder 16x5 weights + 5 biases, decoder 16 biases only.
+    assert_eq!(m.num_params(), 16 * 5 + 5 + 16);
+    assert_eq!(untied.init::<B>(&d).num_params(), 2 * (16 * 5) + 5 + 16);
+    let AnyAe::Mlp(ae) = &m else {
+        panic!("an MLP AE")
+    };
+    let w = to_vec(ae.encoder().layers()[0].weight.val()).unwrap(); // [16, 5]
+    let z: Vec<f32> = (0..3 * 5).map(|i| (i as f32 * 0.37).sin()).collect();
+    let logits = to_vec(ae.logits(from_slice::<B>(&z, 3, 5, &d))).unwrap();
+    // Decoder biases start at zero.
+    let expected = host_affine(&z, 3, &w, 16, 5, &[0.0; 16]);
+    for (a, b) in logits.iter().zip(&expected) {
+        assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+    }
+}
+
+#[test]
+fn init_from_layers_checks_shapes_and_uses_the_weights() {
+    let _serial = serial();
+    let d = Default::default();
+    let checked = AeConfig::Deep {
+        arch: ArchSpec {
+            code_activation: Activation::Linear,
+            ..arch(&[6])
+        },
+    }
+    .check(16, 3)
+    .unwrap();
+    let layer = |i: usize, o: usize, s: f32| {
+        let w: Vec<f32> = (0..i * o).map(|k| (k as f32 * s).cos() * 0.3).collect();
+        let b: Vec<f32> = (0..o).map(|k| k as f32 * 0.01).collect();
+        (
+            from_slice::<B>(&w, i, o, &d),
+            Tensor::<B, 1>::from_floats(b.as_slice(), &d),
+        )
+    };
+    let m = checked
+        .init_from_layers(
+            vec![layer(16, 6, 0.1), layer(6, 3, 0.2)],
+            vec![layer(3, 6, 0.3), layer(6, 16, 0.4)],
+        )
+        .unwrap();
+    // Encoder: sigmoid hidden, linear code, against host arithmetic.
+    let x: Vec<f32> = fixture().images[..16].to_vec();
+    let (w1, b1) = layer(16, 6, 0.1);
+    let (w2, b2) = layer(6, 3, 0.2);
+    let t = |w: Tensor<B, 2>| to_vec(w.transpose()).unwrap();
+    let h: Vec<f32> = host_affine(&x, 1, &t(w1), 6, 16, &to_vec(b1).unwrap())
+        .into_iter()
+        .map(|v| 1.0 / (1.0 + (-v).exp()))
+        .collect();
+    let code = host_affine(&h, 1, &t(w2), 3, 6, &to_vec(b2).unwrap());
+    let got = to_vec(m.encode(from_slice::<B>(&x, 1, 16, &d))).unwrap();
+    for (a, b) in got.iter().zip(&code) {
+        assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+    }
+    let e = checked
+        .init_from_layers(vec![layer(16, 5, 0.1)], vec![])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("encoder"), "{e}");
 }
 
 /// ‖J‖²_F by central finite differences of the encoder, column by column.
@@ -431,6 +586,7 @@ fn iwae_bound_tightens_with_k_on_a_trained_vae() {
     let checked = AeConfig::Vae {
         arch: arch(&[32]),
         beta: 1.0,
+        channels: None,
     }
     .check(16, 2)
     .unwrap();

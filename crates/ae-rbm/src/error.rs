@@ -13,6 +13,9 @@ pub enum RbmError {
         /// The valid range.
         expected: &'static str,
     },
+    /// Building or training the ae-core autoencoder (unrolling, fine-tuning) failed.
+    #[error(transparent)]
+    Core(#[from] ae_core::CoreError),
     /// Reading a tensor back from the device failed.
     #[error("reading tensor data back from the device failed: {0}")]
     Data(String),

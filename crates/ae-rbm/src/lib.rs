@@ -6,6 +6,8 @@
 
 pub mod error;
 pub mod rbm;
+pub mod stack;
 
 pub use error::{RbmError, Result};
 pub use rbm::{CdStats, HiddenUnits, Rbm, RbmConfig, TrainParams, VisibleUnits};
+pub use stack::{LayerEpoch, StackProgress, StackSpec, pretrain, unroll, up_down};

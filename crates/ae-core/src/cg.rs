@@ -1,0 +1,180 @@
+//! Nonlinear conjugate gradients on a mini-batch, as Hinton & Salakhutdinov (2006)
+//! fine-tuned their unrolled networks: Polak–Ribière+ directions with a Moré–Thuente line
+//! search (argmin), a few line searches per batch of ~1000 images.
+
+use std::cell::{Cell, RefCell};
+
+use argmin::core::{CostFunction, Executor, Gradient};
+use argmin::solver::conjugategradient::NonlinearConjugateGradient;
+use argmin::solver::conjugategradient::beta::PolakRibierePlus;
+use argmin::solver::linesearch::MoreThuenteLineSearch;
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+use burn::tensor::backend::AutodiffBackend;
+
+use crate::config::AnyAe;
+use crate::error::Result;
+use crate::flat::{grads_to_vec, params_from_vec, params_to_vec};
+use crate::model::{Autoencoder, to_vec};
+
+/// The training objective on one fixed batch, as a function of the flat parameters.
+struct BatchObjective<B: AutodiffBackend> {
+    model: AnyAe<B>,
+    input: Tensor<B, 2>,
+    target: Tensor<B, 2>,
+    /// The line search asks for the cost and the gradient at the same point separately;
+    /// one forward and backward pass answers both.
+    cache: RefCell<Option<(Vec<f64>, f64, Vec<f64>)>>,
+    evaluations: Cell<usize>,
+}
+
+impl<B: AutodiffBackend> BatchObjective<B> {
+    fn eval(&self, p: &[f64]) -> Result<(f64, Vec<f64>)> {
+        if let Some((at, cost, grad)) = self.cache.borrow().as_ref()
+            && at.as_slice() == p
+        {
+            return Ok((*cost, grad.clone()));
+        }
+        let flat: Vec<f32> = p.iter().map(|&v| v as f32).collect();
+        let model = params_from_vec(self.model.clone(), &flat)?;
+        let total = model
+            .loss_against(self.input.clone(), self.target.clone())
+            .total;
+        let cost = f64::from(to_vec(total.clone())?.first().copied().unwrap_or(f32::NAN));
+        let grads = GradientsParams::from_grads(total.backward(), &model);
+        let grad: Vec<f64> = grads_to_vec(&model, &grads)?
+            .into_iter()
+            .map(f64::from)
+            .collect();
+        self.evaluations.set(self.evaluations.get() + 1);
+        *self.cache.borrow_mut() = Some((p.to_vec(), cost, grad.clone()));
+        Ok((cost, grad))
+    }
+}
+
+impl<B: AutodiffBackend> CostFunction for BatchObjective<B> {
+    type Param = Vec<f64>;
+    type Output = f64;
+
+    fn cost(&self, p: &Vec<f64>) -> std::result::Result<f64, argmin::core::Error> {
+        let (cost, _) = self.eval(p)?;
+        if !cost.is_finite() {
+            // An infinite cost makes the line search shrink its step instead of failing.
+            return Ok(f64::INFINITY);
+        }
+        Ok(cost)
+    }
+}
+
+impl<B: AutodiffBackend> Gradient for BatchObjective<B> {
+    type Param = Vec<f64>;
+    type Gradient = Vec<f64>;
+
+    fn gradient(&self, p: &Vec<f64>) -> std::result::Result<Vec<f64>, argmin::core::Error> {
+        Ok(self.eval(p)?.1)
+    }
+}
+
+/// What one batch of conjugate gradients did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CgStep {
+    /// Objective before the line searches.
+    pub cost_before: f64,
+    /// Best objective found.
+    pub cost_after: f64,
+    /// Forward + backward passes spent.
+    pub evaluations: usize,
+}
+
+/// Runs `line_searches` iterations of nonlinear CG on the batch (`input` -> `target`),
+/// starting from `model`'s parameters; returns the model at the best point found. A failed
+/// line search (no acceptable step) leaves the parameters as they were.
+pub fn cg_batch<B: AutodiffBackend>(
+    model: AnyAe<B>,
+    input: Tensor<B, 2>,
+    target: Tensor<B, 2>,
+    line_searches: u64,
+) -> Result<(AnyAe<B>, CgStep)> {
+    let start: Vec<f64> = params_to_vec(&model)?.into_iter().map(f64::from).collect();
+    let objective = BatchObjective {
+        model: model.clone(),
+        input,
+        target,
+        cache: RefCell::new(None),
+        evaluations: Cell::new(0),
+    };
+    let (cost_before, _) = objective.eval(&start)?;
+    let solver =
+        NonlinearConjugateGradient::new(MoreThuenteLineSearch::new(), PolakRibierePlus::new())
+            .restart_orthogonality(0.1);
+    let result = Executor::new(objective, solver)
+        .configure(|s| s.param(start.clone()).max_iters(line_searches))
+        .run();
+    let (best, cost_after, evaluations) = match result {
+        Ok(mut r) => {
+            let cost = r.state().get_best_cost();
+            let evals = r
+                .problem
+                .problem
+                .as_ref()
+                .map_or(0, |p| p.evaluations.get());
+            match r.state.take_best_param() {
+                Some(p) if cost.is_finite() && cost <= cost_before => (p, cost, evals),
+                _ => (start, cost_before, evals),
+            }
+        }
+        Err(_) => (start, cost_before, 0),
+    };
+    let flat: Vec<f32> = best.iter().map(|&v| v as f32).collect();
+    Ok((
+        params_from_vec(model, &flat)?,
+        CgStep {
+            cost_before,
+            cost_after,
+            evaluations,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::AeConfig;
+    use crate::model::from_slice;
+    use burn::backend::{Autodiff, Flex};
+
+    type A = Autodiff<Flex>;
+
+    #[test]
+    fn cg_lowers_the_batch_objective_and_flat_params_round_trip() {
+        let d = Default::default();
+        A::seed(&d, 1);
+        let checked = AeConfig::Deep {
+            arch: crate::ArchSpec {
+                hidden: vec![8],
+                ..Default::default()
+            },
+        }
+        .check(12, 3)
+        .unwrap();
+        let model = checked.init::<A>(&d);
+        let flat = params_to_vec(&model).unwrap();
+        assert_eq!(flat.len(), model.num_params());
+        let same = params_from_vec(model.clone(), &flat).unwrap();
+        assert_eq!(params_to_vec(&same).unwrap(), flat);
+        assert!(params_from_vec(model.clone(), &flat[1..]).is_err());
+        let x: Vec<f32> = (0..16 * 12)
+            .map(|i| ((i * 7 % 11) as f32 / 10.0).min(1.0))
+            .collect();
+        let x = from_slice::<A>(&x, 16, 12, &d);
+        let (m, step) = cg_batch(model, x.clone(), x.clone(), 3).unwrap();
+        assert!(step.evaluations >= 3, "{step:?}");
+        assert!(step.cost_after < 0.99 * step.cost_before, "{step:?}");
+        // The returned model really has the reported cost.
+        let cost = to_vec(m.loss(x).total).unwrap()[0] as f64;
+        assert!(
+            (cost - step.cost_after).abs() < 1e-3 * cost,
+            "{cost} vs {step:?}"
+        );
+    }
+}
