@@ -64,8 +64,10 @@ fn seed_values(rows: &[Row]) -> BTreeMap<Key, Vec<f64>> {
     out
 }
 
-/// A baseline from a run's rows (what `--update-baseline` writes).
-pub fn baseline_from(rows: &[Row]) -> Vec<BaselineRow> {
+/// A baseline from a run's rows (what `--update-baseline` writes); `min_relative` floors
+/// every tolerance (at least [`MIN_RELATIVE_TOLERANCE`]).
+pub fn baseline_from(rows: &[Row], min_relative: f64) -> Vec<BaselineRow> {
+    let floor = min_relative.max(MIN_RELATIVE_TOLERANCE);
     seed_values(rows)
         .into_iter()
         .map(|((dataset, model, code_size, backend, metric), v)| {
@@ -77,7 +79,7 @@ pub fn baseline_from(rows: &[Row]) -> Vec<BaselineRow> {
                 backend,
                 metric,
                 value: mean,
-                tolerance: (SIGMAS * sd).max(MIN_RELATIVE_TOLERANCE * mean.abs()),
+                tolerance: (SIGMAS * sd).max(floor * mean.abs()),
                 seeds: v.len(),
             }
         })
@@ -198,7 +200,7 @@ mod tests {
             row("ae", 2, 11.0),
             row("pca", 0, 13.866),
         ];
-        let base = baseline_from(&good);
+        let base = baseline_from(&good, 0.0);
         let ae = base.iter().find(|b| b.model == "ae").unwrap();
         assert_eq!((ae.value, ae.seeds), (10.0, 3));
         assert!((ae.tolerance - 3.0).abs() < 1e-12, "sd is 1");
@@ -233,7 +235,7 @@ mod tests {
     fn baseline_round_trips_through_csv() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("b.csv");
-        let base = baseline_from(&[row("ae", 0, 9.0), row("ae", 1, 10.0)]);
+        let base = baseline_from(&[row("ae", 0, 9.0), row("ae", 1, 10.0)], 0.0);
         write_baseline(&p, &base).unwrap();
         assert_eq!(read_baseline(&p).unwrap(), base);
     }

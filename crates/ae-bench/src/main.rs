@@ -6,6 +6,7 @@ mod experiment;
 mod plot;
 mod provenance;
 mod report;
+mod reproduce;
 mod store;
 mod sweep;
 
@@ -80,6 +81,41 @@ enum Command {
         /// Rewrite the baseline from this run instead of checking against it.
         #[arg(long)]
         update_baseline: bool,
+        /// With --update-baseline: the smallest tolerance, relative to each value (for
+        /// single-seed runs, which have no spread to measure).
+        #[arg(long, default_value_t = 0.0)]
+        min_tolerance: f64,
+    },
+    /// Reproduce a published table (Hinton & Salakhutdinov 2006's MNIST autoencoders) into
+    /// a new run folder and `results/paper/`.
+    Reproduce {
+        /// The paper.
+        #[arg(value_enum)]
+        paper: Paper,
+        /// `smoke` (minutes, the CI baseline) or `full` (the paper's protocol).
+        #[arg(long, value_enum, default_value = "smoke")]
+        budget: reproduce::BudgetKind,
+        /// Override the RBM epochs per layer.
+        #[arg(long)]
+        pretrain_epochs: Option<usize>,
+        /// Override the fine-tuning epochs (conjugate gradients and Adam).
+        #[arg(long)]
+        fine_tune_epochs: Option<usize>,
+        /// Override the number of training images (0: all 60 000).
+        #[arg(long)]
+        train_limit: Option<usize>,
+        /// Seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Backend.
+        #[arg(long, value_enum, default_value = "flex")]
+        backend: BackendKind,
+        /// Folder in which the run folder is created; `paper/` goes beside it.
+        #[arg(long, default_value = "results")]
+        out: PathBuf,
+        /// Data root holding `mnist/`.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
     },
     /// Redraw a run folder's tables, summary and charts from its stored cells (no training).
     Report {
@@ -91,6 +127,13 @@ enum Command {
         #[command(subcommand)]
         command: DataCommand,
     },
+}
+
+/// Papers whose tables `reproduce` knows.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Paper {
+    /// Hinton & Salakhutdinov (2006), Science 313:504: MNIST, 30-d codes.
+    Hinton2006,
 }
 
 #[derive(Debug, Subcommand)]
@@ -156,6 +199,7 @@ fn run(cli: Cli) -> Result<()> {
             baseline,
             sweep: args,
             update_baseline,
+            min_tolerance,
         } => {
             let run = match run {
                 Some(r) => r,
@@ -167,7 +211,7 @@ fn run(cli: Cli) -> Result<()> {
                 .collect();
             anyhow::ensure!(!rows.is_empty(), "{} holds no stored cells", run.display());
             if update_baseline {
-                let base = check::baseline_from(&rows);
+                let base = check::baseline_from(&rows, min_tolerance);
                 check::write_baseline(&baseline, &base)?;
                 println!(
                     "Wrote {} baseline entries from {} to {}.",
@@ -215,6 +259,46 @@ fn run(cli: Cli) -> Result<()> {
             };
             sweep::write_outputs(&run, name, command, &rows)?;
             println!("Redrew {}/ from {} rows.", run.display(), rows.len());
+        }
+        Command::Reproduce {
+            paper: Paper::Hinton2006,
+            budget,
+            pretrain_epochs,
+            fine_tune_epochs,
+            train_limit,
+            seed,
+            backend,
+            out,
+            data_dir,
+        } => {
+            let mut b = reproduce::Budget::new(budget);
+            let custom =
+                pretrain_epochs.is_some() || fine_tune_epochs.is_some() || train_limit.is_some();
+            if let Some(e) = pretrain_epochs {
+                b.rbm.epochs = e;
+                b.stacked.epochs = e;
+            }
+            if let Some(e) = fine_tune_epochs {
+                b.fine_tune.epochs = e;
+                b.adam.epochs = e;
+            }
+            if let Some(n) = train_limit {
+                b.train_limit = n;
+            }
+            if custom {
+                b.name = format!("{}-custom", b.name);
+            }
+            let outcome = reproduce::run(&reproduce::ReproduceOptions {
+                budget: b,
+                paper_root: out.clone(),
+                out_root: out,
+                data_dir,
+                backend,
+                seed,
+                command: command_line,
+            })?;
+            println!("{}", outcome.table);
+            println!("Results: {}/", outcome.run_dir.display());
         }
         Command::Data { command } => data(command)?,
     }

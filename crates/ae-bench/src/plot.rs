@@ -233,10 +233,45 @@ where
     Ok(())
 }
 
+/// Which per-epoch rows a curve chart draws, and how it labels them.
+#[derive(Debug, Clone, Copy)]
+pub struct CurveKind {
+    /// Metric prefix (before `@<epoch>`) of the solid lines.
+    pub solid: &'static str,
+    /// Metric prefix of the dashed lines, if any.
+    pub dashed: Option<&'static str>,
+    /// Panel caption after the dataset name.
+    pub caption: &'static str,
+    /// Y axis label.
+    pub y_desc: &'static str,
+}
+
+/// Training (solid) and validation (dashed) reconstruction loss per epoch.
+pub const TRAINING: CurveKind = CurveKind {
+    solid: "curve_train_recon",
+    dashed: Some("curve_val_recon"),
+    caption: "reconstruction loss per epoch (solid: train, dashed: validation)",
+    y_desc: "reconstruction loss per image",
+};
+
+/// Test error after each fine-tuning epoch (the reproduce command's curves).
+pub const FINE_TUNING: CurveKind = CurveKind {
+    solid: "curve_test_sse",
+    dashed: None,
+    caption: "test SSE per image after each fine-tuning epoch",
+    y_desc: "test SSE per image",
+};
+
 /// Per-epoch reconstruction loss of every trained model (train solid, validation dashed),
 /// one panel per dataset, from the `curve_*_recon@<epoch>` rows (mean over seeds).
 /// Returns false (and draws nothing) when the run trained no model.
 pub fn training_curves(rows: &[Row], stem: &Path) -> Result<bool> {
+    curves(rows, stem, &TRAINING)
+}
+
+/// Per-epoch curves of `kind`, one panel per dataset, one colour per model (mean over
+/// seeds). Returns false (and draws nothing) when there are no such rows.
+pub fn curves(rows: &[Row], stem: &Path, kind: &CurveKind) -> Result<bool> {
     register_font();
     // dataset -> "model (train|val)" -> epoch -> values
     let mut acc: Grouped = BTreeMap::new();
@@ -244,13 +279,15 @@ pub fn training_curves(rows: &[Row], stem: &Path) -> Result<bool> {
         .iter()
         .filter(|r| r.status == "ok" && r.value.is_finite())
     {
-        let Some((kind, epoch)) = r.metric.split_once('@') else {
+        let Some((prefix, epoch)) = r.metric.split_once('@') else {
             continue;
         };
-        let split = match kind {
-            "curve_train_recon" => "train",
-            "curve_val_recon" => "val",
-            _ => continue,
+        let split = if prefix == kind.solid {
+            "train"
+        } else if Some(prefix) == kind.dashed {
+            "val"
+        } else {
+            continue;
         };
         let Ok(epoch) = epoch.parse::<u32>() else {
             continue;
@@ -271,10 +308,12 @@ pub fn training_curves(rows: &[Row], stem: &Path) -> Result<bool> {
     draw_curves(
         &BitMapBackend::new(&stem.with_extension("png"), size).into_drawing_area(),
         &data,
+        kind,
     )?;
     draw_curves(
         &SVGBackend::new(&stem.with_extension("svg"), size).into_drawing_area(),
         &data,
+        kind,
     )?;
     Ok(true)
 }
@@ -282,6 +321,7 @@ pub fn training_curves(rows: &[Row], stem: &Path) -> Result<bool> {
 fn draw_curves<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     data: &BTreeMap<String, Series>,
+    kind: &CurveKind,
 ) -> Result<()>
 where
     DB::ErrorType: 'static,
@@ -294,12 +334,7 @@ where
         let xmax = pts.clone().fold(1f64, |a, p| a.max(p.0));
         let (ymin, ymax) = pts.fold((f64::INFINITY, 0f64), |(a, b), p| (a.min(p.1), b.max(p.1)));
         let mut chart = ChartBuilder::on(area)
-            .caption(
-                format!(
-                    "{dataset}: reconstruction loss per epoch (solid: train, dashed: validation)"
-                ),
-                ("sans-serif", 20),
-            )
+            .caption(format!("{dataset}: {}", kind.caption), ("sans-serif", 20))
             .margin(12)
             .x_label_area_size(45)
             .y_label_area_size(60)
@@ -309,7 +344,7 @@ where
         chart
             .configure_mesh()
             .x_desc("epoch")
-            .y_desc("reconstruction loss per image")
+            .y_desc(kind.y_desc)
             .axis_desc_style(("sans-serif", 15))
             .label_style(("sans-serif", 13))
             .x_labels((xmax * 1.45) as usize + 2)
@@ -358,6 +393,51 @@ where
             .label_font(("sans-serif", 12))
             .draw()
             .map_err(err)?;
+    }
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// A grid of grayscale `side`×`side` images, one labelled row per entry (e.g. test digits
+/// and each method's reconstructions, as in Hinton & Salakhutdinov's figure 2), to PNG.
+pub fn image_grid(rows: &[(String, Vec<f32>)], side: usize, path: &Path) -> Result<()> {
+    register_font();
+    const SCALE: usize = 3;
+    const LABEL: usize = 150;
+    let cols = rows
+        .iter()
+        .map(|(_, px)| px.len() / (side * side).max(1))
+        .max()
+        .unwrap_or(0);
+    let cell = side * SCALE + 4;
+    let size = ((LABEL + cols * cell) as u32, (rows.len() * cell + 4) as u32);
+    let root = BitMapBackend::new(path, size).into_drawing_area();
+    fn err(e: impl std::fmt::Debug) -> anyhow::Error {
+        anyhow!("drawing failed: {e:?}")
+    }
+    root.fill(&WHITE).map_err(err)?;
+    for (r, (label, px)) in rows.iter().enumerate() {
+        let y0 = r * cell + 2;
+        root.draw(&Text::new(
+            label.clone(),
+            (6, (y0 + cell / 2 - 8) as i32),
+            ("sans-serif", 15).into_font(),
+        ))
+        .map_err(err)?;
+        for (c, img) in px.chunks(side * side).enumerate() {
+            let x0 = LABEL + c * cell;
+            for (p, &v) in img.iter().enumerate() {
+                // White digits on black, as MNIST is usually shown.
+                let g = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+                let (py, pxl) = (p / side, p % side);
+                let (x, y) = ((x0 + pxl * SCALE) as i32, (y0 + py * SCALE) as i32);
+                root.draw(&Rectangle::new(
+                    [(x, y), (x + SCALE as i32, y + SCALE as i32)],
+                    RGBColor(g, g, g).filled(),
+                ))
+                .map_err(err)?;
+            }
+        }
     }
     root.present().map_err(err)?;
     Ok(())
@@ -413,5 +493,16 @@ mod tests {
             "{}",
             &svg[..200]
         );
+        let grid = dir.path().join("grid.png");
+        image_grid(
+            &[
+                ("data".into(), vec![0.5; 3 * 16]),
+                ("model".into(), vec![1.0; 3 * 16]),
+            ],
+            4,
+            &grid,
+        )
+        .unwrap();
+        assert!(std::fs::read(&grid).unwrap().starts_with(b"\x89PNG"));
     }
 }

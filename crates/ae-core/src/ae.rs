@@ -136,6 +136,11 @@ impl<B: Backend> MlpAe<B> {
         &self.encoder
     }
 
+    /// The decoder (its own MLP, or biases tied to the encoder's weights).
+    pub fn decoder(&self) -> &MlpDecoder<B> {
+        &self.decoder
+    }
+
     /// Keeps the k largest entries of each row, zeroes the rest; gradients flow only
     /// through the kept entries (the mask is a constant). The mask is built on the host:
     /// burn 0.21's autodiff has no `topk`, and ties must not keep more than k.

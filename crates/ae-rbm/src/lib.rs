@@ -7,7 +7,9 @@
 pub mod error;
 pub mod rbm;
 pub mod stack;
+pub mod stacked;
 
 pub use error::{RbmError, Result};
 pub use rbm::{CdStats, HiddenUnits, Rbm, RbmConfig, TrainParams, VisibleUnits};
 pub use stack::{LayerEpoch, StackProgress, StackSpec, pretrain, unroll, up_down};
+pub use stacked::pretrain_autoencoders;
