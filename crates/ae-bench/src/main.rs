@@ -42,6 +42,9 @@ struct RunArgs {
     /// Data root holding `mnist/` and `fashion-mnist/` (else $AE_DATA_DIR, ./data, /usr/share/datasets).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Run only the experiment's models with this name or label (repeatable).
+    #[arg(long = "model")]
+    models: Vec<String>,
 }
 
 impl RunArgs {
@@ -50,6 +53,7 @@ impl RunArgs {
             experiment: self.experiment,
             out_root: self.out,
             data_dir: self.data_dir,
+            models: self.models,
             backend,
             command,
         }

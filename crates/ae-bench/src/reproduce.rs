@@ -136,11 +136,14 @@ pub struct ReproduceOptions {
     pub command: String,
 }
 
+/// Named metric values of one method.
+type Metrics = Vec<(String, f64)>;
+
 /// One method's outcome.
 struct Method {
     name: &'static str,
     paper: Option<f64>,
-    rows: Vec<(String, f64)>,
+    rows: Metrics,
     test_sse: f64,
     seconds: f64,
     reconstructions: Vec<f32>,
@@ -186,7 +189,7 @@ impl Job<'_> {
         &self,
         m: &M,
         device: &B::Device,
-    ) -> Result<(Vec<(String, f64)>, f64, Vec<f32>)> {
+    ) -> Result<(Metrics, f64, Vec<f32>)> {
         let metrics = evaluate::<B, _>(m, self.test(), self.dim(), 1000, device)?;
         let x = from_slice::<B>(&self.test()[..GRID * self.dim()], GRID, self.dim(), device);
         let recon = to_vec(m.reconstruct(x))?;
@@ -238,7 +241,7 @@ impl Job<'_> {
         checked: &CheckedAe,
         spec: &TrainSpec,
         device: &B::Device,
-    ) -> Result<(AnyAe<B>, Vec<(String, f64)>, f64)> {
+    ) -> Result<(AnyAe<B>, Metrics, f64)> {
         let t = Instant::now();
         let b = bar(&format!("{name}: fine-tuning"));
         let mut curve = Vec::new();

@@ -31,6 +31,8 @@ pub struct SweepOptions {
     pub data_dir: Option<PathBuf>,
     /// Replace the experiment's backends with this one.
     pub backend: Option<BackendKind>,
+    /// Keep only the models with these names (empty: all).
+    pub models: Vec<String>,
     /// The command line, recorded in run.json and summary.md.
     pub command: String,
 }
@@ -326,6 +328,17 @@ pub fn run(opts: &SweepOptions) -> Result<SweepOutcome> {
     if let Some(b) = opts.backend {
         exp.backends = vec![b];
     }
+    if !opts.models.is_empty() {
+        let names: Vec<String> = exp.models.iter().map(|m| m.name()).collect();
+        if let Some(missing) = opts.models.iter().find(|m| !names.contains(m)) {
+            bail!(
+                "--model {missing}: {} has no such model; it has {}",
+                opts.experiment.display(),
+                names.join(", ")
+            );
+        }
+        exp.models.retain(|m| opts.models.contains(&m.name()));
+    }
     for &b in &exp.backends {
         crate::backend::probe(b)
             .with_context(|| format!("backend `{}` is unavailable", b.name()))?;
@@ -503,6 +516,7 @@ mod tests {
             out_root: dir.path().join("results"),
             data_dir: None,
             backend: None,
+            models: Vec::new(),
             command: "test".into(),
         })
         .unwrap();

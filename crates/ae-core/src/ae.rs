@@ -72,6 +72,10 @@ impl<B: Backend> MlpAe<B> {
     /// Builds the network for a checked config.
     pub(crate) fn new(checked: &CheckedAe, regularizer: Regularizer, device: &B::Device) -> Self {
         let arch = checked.config().arch();
+        // Encoder first: the backend's seeded RNG stream then initialises the same
+        // weights as before tied decoders existed, which keeps committed baselines valid.
+        let encoder =
+            MlpConfig::new(checked.encoder.clone(), checked.encoder_acts.clone()).init(device);
         let decoder = if arch.tied {
             MlpDecoder::Tied(TiedDecoder {
                 biases: checked.decoder[1..]
@@ -86,8 +90,7 @@ impl<B: Backend> MlpAe<B> {
             )
         };
         MlpAe {
-            encoder: MlpConfig::new(checked.encoder.clone(), checked.encoder_acts.clone())
-                .init(device),
+            encoder,
             decoder,
             regularizer,
             loss: arch.loss,

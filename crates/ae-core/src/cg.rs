@@ -17,6 +17,9 @@ use crate::error::Result;
 use crate::flat::{grads_to_vec, params_from_vec, params_to_vec};
 use crate::model::{Autoencoder, to_vec};
 
+/// A point, the cost there and the gradient there.
+type Evaluated = (Vec<f64>, f64, Vec<f64>);
+
 /// The training objective on one fixed batch, as a function of the flat parameters.
 struct BatchObjective<B: AutodiffBackend> {
     model: AnyAe<B>,
@@ -24,7 +27,7 @@ struct BatchObjective<B: AutodiffBackend> {
     target: Tensor<B, 2>,
     /// The line search asks for the cost and the gradient at the same point separately;
     /// one forward and backward pass answers both.
-    cache: RefCell<Option<(Vec<f64>, f64, Vec<f64>)>>,
+    cache: RefCell<Option<Evaluated>>,
     evaluations: Cell<usize>,
 }
 

@@ -187,6 +187,8 @@ pub fn fit<B: AutodiffBackend>(
 pub type EpochHook<'a, B> = dyn FnMut(&EpochStats, &AnyAe<B>) -> Result<()> + 'a;
 
 /// Trains `model` (fresh, or pretrained — e.g. an unrolled RBM stack) of config `checked`.
+/// Batches are shuffled from `seed`; seed the backend (`B::seed`) before building `model`
+/// for reproducible initial weights and noise.
 #[allow(clippy::too_many_arguments)] // each is a distinct input of one training run
 pub fn fit_from<B: AutodiffBackend>(
     model: AnyAe<B>,
@@ -199,8 +201,9 @@ pub fn fit_from<B: AutodiffBackend>(
     on_epoch: &mut EpochHook<'_, B::InnerBackend>,
 ) -> Result<(AnyAe<B::InnerBackend>, History)> {
     spec.validate()?;
-    // Noise draws (denoising, VAE, contractive estimator) follow the seed too.
-    B::seed(device, seed.wrapping_add(1));
+    // No reseeding here: burn initialises parameters lazily, at their first use, so a
+    // reseed would change a fresh model's initial weights. Noise draws (denoising, VAE,
+    // contractive estimator) continue the stream the caller seeded.
     let limited;
     let train = if spec.train_limit > 0 && spec.train_limit < train.len() {
         limited = train.head(spec.train_limit);

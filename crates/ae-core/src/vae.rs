@@ -23,6 +23,8 @@ pub enum VaeBody<B: Backend> {
 }
 
 /// The decoder, emitting logits.
+// Like `AnyAe`: a few tensor handles; boxing would add an indirection per forward pass.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum VaeDecoder<B: Backend> {
     /// An MLP.

@@ -181,7 +181,11 @@ fn every_variant_has_shapes_finite_loss_learns_and_round_trips() {
             hist.epochs[0].train_recon,
             hist.epochs.last().unwrap().train_recon,
         );
-        assert!(last < 0.9 * first, "{name}: recon {first} -> {last}");
+        assert!(
+            last < 0.9 * first,
+            "{name} ({:?}): recon {first} -> {last}",
+            checked.encoder_activations()
+        );
         // Save and load reproduce the test error exactly.
         let dir = tempfile::tempdir().unwrap();
         let before = recon_on(&model, &data, 64, &d).unwrap();

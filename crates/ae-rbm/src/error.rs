@@ -21,5 +21,16 @@ pub enum RbmError {
     Data(String),
 }
 
+impl RbmError {
+    /// An [`RbmError::InvalidConfig`].
+    pub fn invalid(field: &'static str, value: String, expected: &'static str) -> RbmError {
+        RbmError::InvalidConfig {
+            field,
+            value,
+            expected,
+        }
+    }
+}
+
 /// Result alias for ae-rbm.
 pub type Result<T, E = RbmError> = std::result::Result<T, E>;

@@ -57,13 +57,7 @@ pub struct TrainParams {
 impl TrainParams {
     /// Checks every field's range.
     pub fn validate(&self) -> Result<()> {
-        let bad = |field, value: String, expected| {
-            Err(RbmError::InvalidConfig {
-                field,
-                value,
-                expected,
-            })
-        };
+        let bad = |field, value, expected| Err(RbmError::invalid(field, value, expected));
         if self.k == 0 {
             return bad("k", "0".into(), ">= 1 Gibbs step");
         }

@@ -64,13 +64,7 @@ impl Default for StackSpec {
 impl StackSpec {
     /// Checks the fields that [`TrainParams::validate`] does not see.
     pub fn validate(&self) -> Result<()> {
-        let bad = |field, value: String, expected| {
-            Err(RbmError::InvalidConfig {
-                field,
-                value,
-                expected,
-            })
-        };
+        let bad = |field, value, expected| Err(RbmError::invalid(field, value, expected));
         if self.layers.is_empty() || self.layers.contains(&0) {
             return bad(
                 "layers",
@@ -472,7 +466,7 @@ mod tests {
             .sum::<f64>()
             / 3.0;
         let x = Tensor::<B, 2>::from_data(
-            TensorData::new(vec![1f32, 0.0, 1.0].repeat(3000), [3000, 3]),
+            TensorData::new([1f32, 0.0, 1.0].repeat(3000), [3000, 3]),
             &d,
         );
         let est = pseudo_log_likelihood(&rbm, x, 5).unwrap();
