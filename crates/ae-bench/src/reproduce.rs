@@ -595,9 +595,10 @@ pub fn run(opts: &ReproduceOptions) -> Result<Outcome> {
     })?;
     let paper_dir = opts.paper_root.join("paper");
     std::fs::create_dir_all(&paper_dir)?;
+    // Smoke runs (CI, quick checks) must not overwrite the longest run's table.
     let paper_file = match opts.budget.name.as_str() {
-        "full" => "hinton2006.md".to_string(),
-        other => format!("hinton2006-{other}.md"),
+        "smoke" => "hinton2006-smoke.md".to_string(),
+        _ => "hinton2006.md".to_string(),
     };
     store::write_atomic(&paper_dir.join(paper_file), |f| {
         use std::io::Write;
