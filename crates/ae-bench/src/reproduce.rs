@@ -233,15 +233,20 @@ impl Job<'_> {
         Ok(())
     }
 
-    /// Fine-tunes `model` with `spec`, recording the test SSE after every epoch.
+    /// Fine-tunes `model` (pretrained for `pretrain_seconds`, or not) with `spec`,
+    /// recording the test SSE after every epoch, and evaluates the result.
+    #[allow(clippy::too_many_arguments)] // one method row: what it is and how it was made
     fn fine_tune<B: Backend>(
         &self,
         name: &'static str,
+        paper: Option<f64>,
         model: AnyAe<Autodiff<B>>,
         checked: &CheckedAe,
         spec: &TrainSpec,
+        pretrain_seconds: Option<f64>,
+        note: String,
         device: &B::Device,
-    ) -> Result<(AnyAe<B>, Metrics, f64)> {
+    ) -> Result<Method> {
         let t = Instant::now();
         let b = bar(&format!("{name}: fine-tuning"));
         let mut curve = Vec::new();
@@ -262,7 +267,22 @@ impl Job<'_> {
             },
         )?;
         b.finish_and_clear();
-        Ok((model, curve, t.elapsed().as_secs_f64()))
+        let secs = t.elapsed().as_secs_f64();
+        let (mut rows, test_sse, reconstructions) = self.eval::<B, _>(&model, device)?;
+        rows.extend(curve);
+        rows.push(("fine_tune_seconds".into(), secs));
+        if let Some(p) = pretrain_seconds {
+            rows.push(("pretrain_seconds".into(), p));
+        }
+        Ok(Method {
+            name,
+            paper,
+            rows,
+            test_sse,
+            seconds: secs + pretrain_seconds.unwrap_or(0.0),
+            reconstructions,
+            note,
+        })
     }
 }
 
@@ -387,51 +407,40 @@ impl BackendJob for Job<'_> {
             ("rbm+cg", &budget.fine_tune, Some(3.00)),
             ("rbm+adam", &budget.adam, None),
         ] {
-            let (m, curve, secs) =
-                self.fine_tune::<B>(name, unrolled.clone(), &checked, spec, &device)?;
-            let (mut rows, sse, recon) = self.eval::<B, _>(&m, &device)?;
-            rows.extend(curve);
-            rows.push(("fine_tune_seconds".into(), secs));
-            rows.push(("pretrain_seconds".into(), pretrain_seconds));
-            done(
-                &self,
-                Method {
-                    name,
-                    paper,
-                    rows,
-                    test_sse: sse,
-                    seconds: secs + pretrain_seconds,
-                    reconstructions: recon,
-                    note: format!(
-                        "RBM pretraining ({} epochs/layer), then {} fine-tuning epochs ({})",
-                        budget.rbm.epochs,
-                        spec.epochs,
-                        optimizer_name(spec)
-                    ),
-                },
+            let note = format!(
+                "RBM pretraining ({} epochs/layer), then {} fine-tuning epochs ({})",
+                budget.rbm.epochs,
+                spec.epochs,
+                optimizer_name(spec)
+            );
+            let m = self.fine_tune::<B>(
+                name,
+                paper,
+                unrolled.clone(),
+                &checked,
+                spec,
+                Some(pretrain_seconds),
+                note,
+                &device,
             )?;
+            done(&self, m)?;
         }
 
         // The same net from a random start, same fine-tuning budget.
         Autodiff::<B>::seed(&device, seed);
         let random = checked.init::<Autodiff<B>>(&device);
-        let (m, curve, secs) =
-            self.fine_tune::<B>("random+cg", random, &checked, &budget.fine_tune, &device)?;
-        let (mut rows, sse, recon) = self.eval::<B, _>(&m, &device)?;
-        rows.extend(curve);
-        rows.push(("fine_tune_seconds".into(), secs));
-        done(
-            &self,
-            Method {
-                name: "random+cg",
-                paper: None,
-                rows,
-                test_sse: sse,
-                seconds: secs,
-                reconstructions: recon,
-                note: format!("no pretraining, {} CG epochs", budget.fine_tune.epochs),
-            },
+        let note = format!("no pretraining, {} CG epochs", budget.fine_tune.epochs);
+        let m = self.fine_tune::<B>(
+            "random+cg",
+            None,
+            random,
+            &checked,
+            &budget.fine_tune,
+            None,
+            note,
+            &device,
         )?;
+        done(&self, m)?;
 
         // Stacked (denoising) autoencoder pretraining, same fine-tuning.
         let t = Instant::now();
@@ -451,32 +460,21 @@ impl BackendJob for Job<'_> {
         b.finish_and_clear();
         let stacked_seconds = t.elapsed().as_secs_f64();
         let stacked = stacked_to_autodiff::<B>(stacked, &checked_s, &device)?;
-        let (m, curve, secs) = self.fine_tune::<B>(
+        let note = format!(
+            "stacked denoising AEs ({} epochs/layer), then {} CG epochs",
+            budget.stacked.epochs, budget.fine_tune.epochs
+        );
+        let m = self.fine_tune::<B>(
             "stacked-ae+cg",
+            None,
             stacked,
             &checked_s,
             &budget.fine_tune,
+            Some(stacked_seconds),
+            note,
             &device,
         )?;
-        let (mut rows, sse, recon) = self.eval::<B, _>(&m, &device)?;
-        rows.extend(curve);
-        rows.push(("fine_tune_seconds".into(), secs));
-        rows.push(("pretrain_seconds".into(), stacked_seconds));
-        done(
-            &self,
-            Method {
-                name: "stacked-ae+cg",
-                paper: None,
-                rows,
-                test_sse: sse,
-                seconds: secs + stacked_seconds,
-                reconstructions: recon,
-                note: format!(
-                    "stacked denoising AEs ({} epochs/layer), then {} CG epochs",
-                    budget.stacked.epochs, budget.fine_tune.epochs
-                ),
-            },
-        )?;
+        done(&self, m)?;
         Ok(methods)
     }
 }
