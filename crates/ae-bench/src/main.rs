@@ -45,6 +45,9 @@ struct RunArgs {
     /// Run only the experiment's models with this name or label (repeatable).
     #[arg(long = "model")]
     models: Vec<String>,
+    /// Continue an interrupted run folder: keep its finished cells, run the rest.
+    #[arg(long)]
+    resume: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -54,6 +57,7 @@ impl RunArgs {
             out_root: self.out,
             data_dir: self.data_dir,
             models: self.models,
+            resume: self.resume,
             backend,
             command,
         }

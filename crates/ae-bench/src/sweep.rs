@@ -33,6 +33,9 @@ pub struct SweepOptions {
     pub backend: Option<BackendKind>,
     /// Keep only the models with these names (empty: all).
     pub models: Vec<String>,
+    /// Continue this run folder instead of creating one: cells already stored as ok are
+    /// kept, the rest (missing or failed) are run.
+    pub resume: Option<PathBuf>,
     /// The command line, recorded in run.json and summary.md.
     pub command: String,
 }
@@ -68,6 +71,8 @@ struct RunInfo<'a> {
     cells: usize,
     cells_ok: usize,
     cells_failed: usize,
+    /// Cells kept from an earlier, interrupted invocation (`--resume`).
+    cells_resumed: usize,
 }
 
 /// A new, empty folder `<root>/<YYYY-MM-DD>-<name>[-N]`; never reuses an existing one.
@@ -87,6 +92,27 @@ pub fn new_run_dir(root: &Path, name: &str) -> Result<PathBuf> {
         }
     }
     unreachable!("1.. is unbounded")
+}
+
+/// An existing run folder of experiment `name`, to continue.
+fn resumable(dir: &Path, name: &str) -> Result<PathBuf> {
+    let info = dir.join("run.json");
+    let text = std::fs::read_to_string(&info).with_context(|| {
+        format!(
+            "--resume {}: not a run folder (no readable run.json)",
+            dir.display()
+        )
+    })?;
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("--resume: {} is not valid JSON", info.display()))?;
+    let found = json["experiment"]["name"].as_str().unwrap_or("");
+    if found != name {
+        bail!(
+            "--resume {}: that run is of experiment `{found}`, not `{name}`",
+            dir.display()
+        );
+    }
+    Ok(dir.to_path_buf())
 }
 
 /// Evaluates a fitted PCA on the test images on backend `B`.
@@ -350,7 +376,15 @@ pub fn run(opts: &SweepOptions) -> Result<SweepOutcome> {
         .into_iter()
         .filter(|c| data.contains_key(&c.dataset))
         .collect();
-    let run_dir = new_run_dir(&opts.out_root, &exp.name)?;
+    let run_dir = match &opts.resume {
+        Some(dir) => resumable(dir, &exp.name)?,
+        None => new_run_dir(&opts.out_root, &exp.name)?,
+    };
+    let done: std::collections::HashSet<String> = store::load_cells(&run_dir)?
+        .into_iter()
+        .filter(|c| c.rows.first().is_some_and(|r| r.status == "ok"))
+        .map(|c| c.key)
+        .collect();
     let mut info = RunInfo {
         command: &opts.command,
         experiment_file: opts.experiment.display().to_string(),
@@ -368,6 +402,7 @@ pub fn run(opts: &SweepOptions) -> Result<SweepOutcome> {
         cells: cells.len(),
         cells_ok: 0,
         cells_failed: 0,
+        cells_resumed: 0,
     };
     let write_info = |info: &RunInfo| {
         store::write_atomic(&run_dir.join("run.json"), |f| {
@@ -398,6 +433,12 @@ pub fn run(opts: &SweepOptions) -> Result<SweepOutcome> {
         curves: Vec::new(),
     };
     for cell in &cells {
+        if done.contains(&cell.key()) {
+            info.cells_ok += 1;
+            info.cells_resumed += 1;
+            bar.inc(1);
+            continue;
+        }
         bar.set_message(cell.key());
         let t = Instant::now();
         ctx.curves.clear();
@@ -512,11 +553,12 @@ mod tests {
         )
         .unwrap();
         let out = run(&SweepOptions {
-            experiment: exp,
+            experiment: exp.clone(),
             out_root: dir.path().join("results"),
             data_dir: None,
             backend: None,
             models: Vec::new(),
+            resume: None,
             command: "test".into(),
         })
         .unwrap();
@@ -546,5 +588,53 @@ mod tests {
         assert_eq!(info["versions"]["burn"], "0.21.0");
         assert_eq!(info["cells_failed"], 1);
         assert!(info["finished"].is_string());
+
+        // --resume after a kill: the k=5 cell is gone, k=30 is kept as stored, the failed
+        // k=1000 cell is retried.
+        let cell_file = |k: u32| {
+            std::fs::read_dir(out.run_dir.join("cells"))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .find(|p| p.to_string_lossy().contains(&format!("__k{k}__")))
+        };
+        std::fs::remove_file(cell_file(5).unwrap()).unwrap();
+        let kept = std::fs::read(cell_file(30).unwrap()).unwrap();
+        let opts = SweepOptions {
+            experiment: exp.clone(),
+            out_root: dir.path().join("unused"),
+            data_dir: None,
+            backend: None,
+            models: Vec::new(),
+            resume: Some(out.run_dir.clone()),
+            command: "test --resume".into(),
+        };
+        let again = run(&opts).unwrap();
+        assert_eq!(again.run_dir, out.run_dir);
+        assert_eq!((again.ok, again.failed), (2, 1));
+        assert!(cell_file(5).is_some(), "the missing cell was rerun");
+        assert_eq!(std::fs::read(cell_file(30).unwrap()).unwrap(), kept);
+        let info: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.run_dir.join("run.json")).unwrap())
+                .unwrap();
+        assert_eq!(info["cells_resumed"], 1);
+        assert!(!dir.path().join("unused").exists());
+        // Resuming another experiment's folder is refused.
+        let other = dir.path().join("o.toml");
+        std::fs::write(
+            &other,
+            std::fs::read_to_string(&exp)
+                .unwrap()
+                .replace("name = \"t\"", "name = \"u\""),
+        )
+        .unwrap();
+        let err = run(&SweepOptions {
+            experiment: other,
+            ..opts
+        })
+        .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("experiment `t`, not `u`"),
+            "{err:#}"
+        );
     }
 }
