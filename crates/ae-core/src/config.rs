@@ -412,7 +412,8 @@ fn activations(arch: &ArchSpec) -> Result<(Vec<Activation>, Vec<Activation>)> {
             "arch.decoder_hidden",
             format!("{:?}", arch.decoder_hidden),
             format!(
-                "tied weights need the decoder to mirror the encoder ({:?} reversed); drop                  decoder_hidden or set tied = false",
+                "tied weights need the decoder to mirror the encoder ({:?} reversed); drop \
+                 decoder_hidden or set tied = false",
                 arch.hidden
             ),
         ));
@@ -423,7 +424,8 @@ fn activations(arch: &ArchSpec) -> Result<(Vec<Activation>, Vec<Activation>)> {
                 "arch.activations",
                 format!("{} entries", a.len()),
                 format!(
-                    "one activation per encoder hidden layer: {depth} for hidden = {:?} (the                      code layer's is code_activation)",
+                    "one activation per encoder hidden layer: {depth} for hidden = {:?} (the \
+                     code layer's is code_activation)",
                     arch.hidden
                 ),
             ));
@@ -474,19 +476,9 @@ impl CheckedAe {
         &self.encoder
     }
 
-    /// Decoder layer sizes, code to output.
-    pub fn decoder_sizes(&self) -> &[usize] {
-        &self.decoder
-    }
-
     /// Activation of each encoder layer (the last is the code's).
     pub fn encoder_activations(&self) -> &[Activation] {
         &self.encoder_acts
-    }
-
-    /// Activation of each decoder layer (the last is linear: logits).
-    pub fn decoder_activations(&self) -> &[Activation] {
-        &self.decoder_acts
     }
 
     /// Code size.

@@ -318,6 +318,10 @@ fn configs_are_checked_with_helpful_errors() {
         e.contains("arch.activations = 1 entries") && e.contains("2 for hidden"),
         "{e}"
     );
+    assert!(
+        !e.contains("  "),
+        "a wrapped message keeps single spaces: {e}"
+    );
     let e = AeConfig::Deep {
         arch: ArchSpec {
             decoder_hidden: Some(vec![5]),
@@ -328,7 +332,7 @@ fn configs_are_checked_with_helpful_errors() {
     .check(16, 2)
     .unwrap_err()
     .to_string();
-    assert!(e.contains("mirror"), "{e}");
+    assert!(e.contains("mirror") && !e.contains("  "), "{e}");
     let e = AeConfig::Vae {
         arch: ArchSpec {
             tied: true,
