@@ -194,7 +194,7 @@ impl Serialize for ModelSpec {
 
 /// How the test split is evaluated.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct EvalSpec {
     /// Images per evaluation batch.
     pub batch_size: usize,
@@ -217,6 +217,36 @@ impl Experiment {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read experiment file {}", path.display()))?;
         Self::parse(&text).with_context(|| format!("invalid experiment file {}", path.display()))
+    }
+
+    /// [`load`](Self::load) with `--set KEY=VALUE` overrides applied to the file's TOML
+    /// first (e.g. `train.epochs=2`, `seeds=[0]`); values are TOML, bare words strings.
+    pub fn load_with(path: &Path, sets: &[String]) -> Result<Experiment> {
+        if sets.is_empty() {
+            return Self::load(path);
+        }
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read experiment file {}", path.display()))?;
+        let mut table: toml::Table = toml::from_str(&text)
+            .with_context(|| format!("invalid experiment file {}", path.display()))?;
+        for s in sets {
+            apply_set(&mut table, s).with_context(|| format!("--set {s}"))?;
+        }
+        let exp: Experiment = table.try_into().with_context(|| {
+            format!(
+                "invalid experiment {} after --set {}",
+                path.display(),
+                sets.join(" --set ")
+            )
+        })?;
+        exp.validate().with_context(|| {
+            format!(
+                "invalid experiment {} after --set {}",
+                path.display(),
+                sets.join(" --set ")
+            )
+        })?;
+        Ok(exp)
     }
 
     /// Parses and validates TOML text.
@@ -282,6 +312,72 @@ impl Experiment {
             }
         }
         cells
+    }
+}
+
+/// Sets the dotted `key` of `KEY=VALUE` in `table`, creating intermediate tables.
+fn apply_set(table: &mut toml::Table, assignment: &str) -> Result<()> {
+    let Some((key, raw)) = assignment.split_once('=') else {
+        bail!("expected KEY=VALUE, e.g. train.epochs=2");
+    };
+    let keys: Vec<&str> = key.trim().split('.').map(str::trim).collect();
+    if keys.iter().any(|k| k.is_empty()) {
+        bail!("`{key}` is not a dotted key such as train.epochs");
+    }
+    // A TOML value if it parses as one (2, 1e-3, [0, 1], "x"), else the bare text.
+    let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.trim().to_string()));
+    let (last, parents) = keys.split_last().expect("split gives at least one key");
+    let mut t = table;
+    for k in parents {
+        t = t
+            .entry(k.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .ok_or_else(|| anyhow::anyhow!("`{k}` is not a table"))?;
+    }
+    t.insert(last.to_string(), value);
+    Ok(())
+}
+
+/// `--shard K/N`: the cells whose index in the experiment's order is K-1 modulo N.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Shard {
+    /// 1-based shard number.
+    pub k: usize,
+    /// Number of shards.
+    pub n: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let parse = || -> Option<Shard> {
+            let (k, n) = s.split_once('/')?;
+            Some(Shard {
+                k: k.trim().parse().ok()?,
+                n: n.trim().parse().ok()?,
+            })
+        };
+        match parse() {
+            Some(sh) if sh.n >= 1 && (1..=sh.n).contains(&sh.k) => Ok(sh),
+            _ => Err(format!("`{s}`: expected K/N with 1 <= K <= N, e.g. 2/4")),
+        }
+    }
+}
+
+impl Shard {
+    /// This shard's share of `cells`; the N shards partition them, interleaved so each
+    /// gets a similar mix of models.
+    pub fn select<T>(&self, cells: Vec<T>) -> Vec<T> {
+        cells
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| i % self.n == self.k - 1)
+            .map(|(_, c)| c)
+            .collect()
     }
 }
 
@@ -446,6 +542,56 @@ mod tests {
             json.contains("\"label\":\"relu\"") && json.contains("\"kind\":\"deep\""),
             "{json}"
         );
+    }
+
+    #[test]
+    fn set_overrides_reach_nested_fields_and_are_validated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e.toml");
+        std::fs::write(
+            &path,
+            "name = \"e\"\ndatasets = [\"mnist\"]\nmodels = [{ kind = \"pca\" }]\ncode_sizes = [2]\n",
+        )
+        .unwrap();
+        let sets = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let exp = Experiment::load_with(
+            &path,
+            &sets(&[
+                "train.epochs=2",
+                "seeds=[4, 5]",
+                "eval.test_limit = 100",
+                "name=e2",
+            ]),
+        )
+        .unwrap();
+        assert_eq!(exp.train.epochs, 2);
+        assert_eq!(exp.seeds, vec![4, 5]);
+        assert_eq!(exp.eval.test_limit, 100);
+        assert_eq!(exp.name, "e2");
+        let err = |s: &[&str]| format!("{:#}", Experiment::load_with(&path, &sets(s)).unwrap_err());
+        assert!(err(&["train.epochs"]).contains("KEY=VALUE"));
+        assert!(
+            err(&["train.epoch=2"]).contains("epoch"),
+            "{}",
+            err(&["train.epoch=2"])
+        );
+        assert!(err(&["train.epochs=0"]).contains("epochs"));
+        assert!(err(&["name.x=1"]).contains("`name` is not a table"));
+    }
+
+    #[test]
+    fn shards_partition_the_cells() {
+        let cells: Vec<usize> = (0..10).collect();
+        let mut all: Vec<usize> = (1..=3)
+            .flat_map(|k| Shard { k, n: 3 }.select(cells.clone()))
+            .collect();
+        assert_eq!(Shard { k: 2, n: 3 }.select(cells.clone()), vec![1, 4, 7]);
+        all.sort();
+        assert_eq!(all, cells);
+        assert_eq!("2/4".parse::<Shard>(), Ok(Shard { k: 2, n: 4 }));
+        for bad in ["0/4", "5/4", "x", "1/0", "1-2"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
     }
 
     #[test]

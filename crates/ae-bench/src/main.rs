@@ -1,12 +1,15 @@
 //! `ae-bench`: the command-line harness of the autoencoder benchmark.
 
+mod artifacts;
 mod backend;
 mod check;
 mod experiment;
+mod gallery;
 mod plot;
 mod provenance;
 mod report;
 mod reproduce;
+mod runs;
 mod store;
 mod sweep;
 
@@ -48,16 +51,29 @@ struct RunArgs {
     /// Continue an interrupted run folder: keep its finished cells, run the rest.
     #[arg(long)]
     resume: Option<PathBuf>,
+    /// Override a field of the experiment file, e.g. `--set train.epochs=2` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    /// Run only shard K of N (cells K, K+N, K+2N, ... in the experiment's order), into
+    /// `<date>-<name>-shardKofN`; combine the shards' folders with `ae-bench merge`.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<experiment::Shard>,
+    /// Cells run at once (default: one per core); each gets cores/jobs backend threads.
+    #[arg(long)]
+    jobs: Option<usize>,
 }
 
 impl RunArgs {
     fn options(self, backend: Option<BackendKind>, command: String) -> sweep::SweepOptions {
         sweep::SweepOptions {
             experiment: self.experiment,
+            sets: self.sets,
             out_root: self.out,
             data_dir: self.data_dir,
             models: self.models,
             resume: self.resume,
+            shard: self.shard,
+            jobs: self.jobs,
             backend,
             command,
         }
@@ -93,6 +109,10 @@ enum Command {
         /// single-seed runs, which have no spread to measure).
         #[arg(long, default_value_t = 0.0)]
         min_tolerance: f64,
+        /// Check with this tolerance, relative to each baseline value (e.g. 0.05 = 5 %),
+        /// instead of the baseline's measured ones.
+        #[arg(long)]
+        tolerance: Option<f64>,
     },
     /// Reproduce a published table (Hinton & Salakhutdinov 2006's MNIST autoencoders) into
     /// a new run folder and `results/paper/`.
@@ -129,6 +149,26 @@ enum Command {
     Report {
         /// The run folder.
         run: PathBuf,
+    },
+    /// Combine run folders of one experiment (e.g. `--shard` runs from several machines)
+    /// into a new folder `<out>/<date>-<name>-merged`, with tables and charts.
+    Merge {
+        /// The run folders (at least two).
+        #[arg(required = true, num_args = 2..)]
+        runs: Vec<PathBuf>,
+        /// Folder in which the merged run folder is created.
+        #[arg(long, default_value = "results")]
+        out: PathBuf,
+    },
+    /// Print per-metric deltas (seed means, B − A) between two run folders, as markdown.
+    Compare {
+        /// Run A (the reference).
+        a: PathBuf,
+        /// Run B.
+        b: PathBuf,
+        /// Compare these metrics instead of the default set (repeatable).
+        #[arg(long = "metric")]
+        metrics: Vec<String>,
     },
     /// Dataset management.
     Data {
@@ -208,6 +248,7 @@ fn run(cli: Cli) -> Result<()> {
             sweep: args,
             update_baseline,
             min_tolerance,
+            tolerance,
         } => {
             let run = match run {
                 Some(r) => r,
@@ -229,7 +270,16 @@ fn run(cli: Cli) -> Result<()> {
                 );
                 return Ok(());
             }
-            let base = check::read_baseline(&baseline)?;
+            let mut base = check::read_baseline(&baseline)?;
+            if let Some(rel) = tolerance {
+                anyhow::ensure!(
+                    rel.is_finite() && rel >= 0.0,
+                    "--tolerance {rel}: expected a relative tolerance >= 0, e.g. 0.05"
+                );
+                for b in &mut base {
+                    b.tolerance = rel * b.value.abs();
+                }
+            }
             let findings = check::regressions(&base, &rows);
             if findings.is_empty() {
                 println!(
@@ -258,15 +308,21 @@ fn run(cli: Cli) -> Result<()> {
             let command = info["command"].as_str().unwrap_or("");
             // Stored cells are the source of truth; a run without them (e.g. copied tables
             // only) is redrawn from its Parquet table.
-            let rows: Vec<store::Row> = if cells.is_empty() {
-                store::read_parquet(&run.join("results.parquet")).with_context(|| {
-                    format!("{} holds neither cells/ nor results.parquet", run.display())
-                })?
+            if cells.is_empty() {
+                let rows =
+                    store::read_parquet(&run.join("results.parquet")).with_context(|| {
+                        format!("{} holds neither cells/ nor results.parquet", run.display())
+                    })?;
+                sweep::write_tables_and_charts(&run, name, command, &rows)?;
+                println!(
+                    "Redrew {}/ from {} rows of results.parquet (no pictures: no cells/).",
+                    run.display(),
+                    rows.len()
+                );
             } else {
-                cells.into_iter().flat_map(|c| c.rows).collect()
-            };
-            sweep::write_outputs(&run, name, command, &rows)?;
-            println!("Redrew {}/ from {} rows.", run.display(), rows.len());
+                sweep::write_outputs(&run, name, command, &cells)?;
+                println!("Redrew {}/ from {} cells.", run.display(), cells.len());
+            }
         }
         Command::Reproduce {
             paper: Paper::Hinton2006,
@@ -307,6 +363,36 @@ fn run(cli: Cli) -> Result<()> {
             })?;
             println!("{}", outcome.table);
             println!("Results: {}/", outcome.run_dir.display());
+        }
+        Command::Merge { runs: sources, out } => {
+            let m = runs::merge(&sources, &out, &command_line)?;
+            if !m.duplicates.is_empty() {
+                println!(
+                    "note: {} cell(s) appeared in more than one source; kept the first ok record of each: {}",
+                    m.duplicates.len(),
+                    m.duplicates.join(", ")
+                );
+            }
+            println!("Merged {} cells into {}/", m.cells, m.dir.display());
+        }
+        Command::Compare { a, b, metrics } => {
+            let (ra, rb) = (runs::rows_of(&a)?, runs::rows_of(&b)?);
+            let chosen: Vec<(&str, bool)> = if metrics.is_empty() {
+                runs::COMPARED.to_vec()
+            } else {
+                metrics
+                    .iter()
+                    .map(|m| {
+                        let lower = runs::COMPARED
+                            .iter()
+                            .find(|(n, _)| n == m)
+                            .is_none_or(|(_, l)| *l);
+                        (m.as_str(), lower)
+                    })
+                    .collect()
+            };
+            let (na, nb) = (a.display().to_string(), b.display().to_string());
+            print!("{}", runs::compare(&ra, &rb, &chosen, (&na, &nb)));
         }
         Command::Data { command } => data(command)?,
     }

@@ -13,7 +13,7 @@ use crate::store::Row;
 /// DejaVu Sans, embedded so charts render identically on machines without fonts.
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 
-fn register_font() {
+pub(crate) fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // The embedded file is a valid TrueType font; a failure here would be a build bug.
@@ -117,7 +117,10 @@ fn series(rows: &[Row], metric: &str) -> BTreeMap<String, Series> {
 
 /// Raw values grouped as dataset -> series -> x -> values (one per seed), averaged into
 /// plottable points.
-type Grouped = BTreeMap<String, BTreeMap<String, BTreeMap<u32, Vec<f64>>>>;
+type Grouped = BTreeMap<String, BTreeMap<String, Epochs>>;
+
+/// x (code size or epoch) -> one value per seed.
+type Epochs = BTreeMap<u32, Vec<f64>>;
 
 fn seed_means(acc: Grouped) -> BTreeMap<String, Series> {
     acc.into_iter()
@@ -240,7 +243,7 @@ pub struct CurveKind {
     pub solid: &'static str,
     /// Metric prefix of the dashed lines, if any.
     pub dashed: Option<&'static str>,
-    /// Panel caption after the dataset name.
+    /// Title above the panels.
     pub caption: &'static str,
     /// Y axis label.
     pub y_desc: &'static str,
@@ -250,7 +253,7 @@ pub struct CurveKind {
 pub const TRAINING: CurveKind = CurveKind {
     solid: "curve_train_recon",
     dashed: Some("curve_val_recon"),
-    caption: "reconstruction loss per epoch (solid: train, dashed: validation)",
+    caption: "Reconstruction loss per epoch (solid: train, dashed: validation; mean over seeds)",
     y_desc: "reconstruction loss per image",
 };
 
@@ -258,7 +261,7 @@ pub const TRAINING: CurveKind = CurveKind {
 pub const FINE_TUNING: CurveKind = CurveKind {
     solid: "curve_test_sse",
     dashed: None,
-    caption: "test SSE per image after each fine-tuning epoch",
+    caption: "Test SSE per image after each fine-tuning epoch",
     y_desc: "test SSE per image",
 };
 
@@ -269,12 +272,13 @@ pub fn training_curves(rows: &[Row], stem: &Path) -> Result<bool> {
     curves(rows, stem, &TRAINING)
 }
 
-/// Per-epoch curves of `kind`, one panel per dataset, one colour per model (mean over
-/// seeds). Returns false (and draws nothing) when there are no such rows.
+/// Per-epoch curves of `kind`, one panel per (dataset, code size) — datasets in rows,
+/// code sizes in columns — one colour per model (mean over seeds). Returns false (and
+/// draws nothing) when there are no such rows.
 pub fn curves(rows: &[Row], stem: &Path, kind: &CurveKind) -> Result<bool> {
     register_font();
-    // dataset -> "model (train|val)" -> epoch -> values
-    let mut acc: Grouped = BTreeMap::new();
+    // (dataset, code size) -> "model (train|val)" -> epoch -> values
+    let mut acc: BTreeMap<(String, u32), BTreeMap<String, Epochs>> = BTreeMap::new();
     for r in rows
         .iter()
         .filter(|r| r.status == "ok" && r.value.is_finite())
@@ -292,9 +296,9 @@ pub fn curves(rows: &[Row], stem: &Path, kind: &CurveKind) -> Result<bool> {
         let Ok(epoch) = epoch.parse::<u32>() else {
             continue;
         };
-        acc.entry(r.dataset.clone())
+        acc.entry((r.dataset.clone(), r.code_size))
             .or_default()
-            .entry(format!("{} k={} ({split})", r.model, r.code_size))
+            .entry(format!("{} ({split})", r.model))
             .or_default()
             .entry(epoch)
             .or_default()
@@ -303,16 +307,46 @@ pub fn curves(rows: &[Row], stem: &Path, kind: &CurveKind) -> Result<bool> {
     if acc.is_empty() {
         return Ok(false);
     }
-    let data = seed_means(acc);
-    let size = (720 * data.len() as u32, 520);
+    let datasets: BTreeSet<&String> = acc.keys().map(|k| &k.0).collect();
+    let sizes: BTreeSet<u32> = acc.keys().map(|k| k.1).collect();
+    let grid = (datasets.len(), sizes.len());
+    // Every grid slot in order; a (dataset, size) without curves stays empty.
+    let mut panels: Vec<(String, Series)> = Vec::new();
+    for d in &datasets {
+        for &k in &sizes {
+            let series = acc
+                .get(&((*d).clone(), k))
+                .map(|s| {
+                    s.iter()
+                        .map(|(name, pts)| {
+                            let pts = pts
+                                .iter()
+                                .map(|(&x, v)| {
+                                    (f64::from(x), v.iter().sum::<f64>() / v.len() as f64)
+                                })
+                                .collect();
+                            (name.clone(), pts)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            panels.push((format!("{d}, k={k}"), series));
+        }
+    }
+    let size = (
+        (if grid.1 > 1 { 560 } else { 720 }) * grid.1 as u32,
+        480 * grid.0 as u32,
+    );
     draw_curves(
         &BitMapBackend::new(&stem.with_extension("png"), size).into_drawing_area(),
-        &data,
+        &panels,
+        grid,
         kind,
     )?;
     draw_curves(
         &SVGBackend::new(&stem.with_extension("svg"), size).into_drawing_area(),
-        &data,
+        &panels,
+        grid,
         kind,
     )?;
     Ok(true)
@@ -320,7 +354,8 @@ pub fn curves(rows: &[Row], stem: &Path, kind: &CurveKind) -> Result<bool> {
 
 fn draw_curves<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
-    data: &BTreeMap<String, Series>,
+    data: &[(String, Series)],
+    grid: (usize, usize),
     kind: &CurveKind,
 ) -> Result<()>
 where
@@ -328,13 +363,24 @@ where
 {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing failed: {e:?}");
     root.fill(&WHITE).map_err(err)?;
-    let panels = root.split_evenly((1, data.len()));
-    for ((dataset, series), area) in data.iter().zip(&panels) {
+    let (title, body) = root.split_vertically(36);
+    title
+        .draw(&Text::new(
+            kind.caption,
+            (12, 8),
+            ("sans-serif", 20).into_font(),
+        ))
+        .map_err(err)?;
+    let panels = body.split_evenly(grid);
+    for ((panel, series), area) in data.iter().zip(&panels) {
+        if series.is_empty() {
+            continue;
+        }
         let pts = series.values().flatten();
         let xmax = pts.clone().fold(1f64, |a, p| a.max(p.0));
         let (ymin, ymax) = pts.fold((f64::INFINITY, 0f64), |(a, b), p| (a.min(p.1), b.max(p.1)));
         let mut chart = ChartBuilder::on(area)
-            .caption(format!("{dataset}: {}", kind.caption), ("sans-serif", 20))
+            .caption(panel, ("sans-serif", 18))
             .margin(12)
             .x_label_area_size(45)
             .y_label_area_size(60)
@@ -489,7 +535,9 @@ mod tests {
         assert!(training_curves(&curves, &dir.path().join("curves")).unwrap());
         let svg = std::fs::read_to_string(dir.path().join("curves.svg")).unwrap();
         assert!(
-            svg.contains("deep k=2") && svg.contains("dashed: validation"),
+            svg.contains("mnist, k=2")
+                && svg.contains("deep\n</text>")
+                && svg.contains("dashed: validation"),
             "{}",
             &svg[..200]
         );

@@ -236,6 +236,7 @@ impl Job<'_> {
                 ),
                 rows,
                 seconds: m.seconds,
+                artifacts: None,
             },
         )?;
         Ok(())
@@ -435,8 +436,9 @@ impl BackendJob for Job<'_> {
         }
 
         // The same net from a random start, same fine-tuning budget.
-        Autodiff::<B>::seed(&device, seed);
-        let random = checked.init::<Autodiff<B>>(&device);
+        let random = ae_core::noise::init_seeded::<Autodiff<B>, _>(&device, seed, || {
+            checked.init::<Autodiff<B>>(&device)
+        });
         let note = format!("no pretraining, {} CG epochs", budget.fine_tune.epochs);
         let m = self.fine_tune::<B>(
             "random+cg",

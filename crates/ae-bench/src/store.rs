@@ -63,6 +63,9 @@ pub struct CellRecord {
     pub rows: Vec<Row>,
     /// Wall time of the cell in seconds.
     pub seconds: f64,
+    /// Pictures for the report (lowest seed only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifacts: Option<crate::artifacts::Artifacts>,
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder, then a
@@ -239,6 +242,7 @@ mod tests {
             key: "b".into(),
             rows: vec![row("x", 1.0)],
             seconds: 0.5,
+            artifacts: None,
         };
         save_cell(dir.path(), &rec).unwrap();
         save_cell(

@@ -1,10 +1,12 @@
-//! Running a sweep: cells in order, each persisted the moment it finishes, then the
-//! tables, summary and charts drawn from the stored rows.
+//! Running a sweep: cells in parallel within a thread budget, each persisted the moment
+//! it finishes, then the tables, summary and charts drawn from the stored cells.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use ae_core::{Pca, ReconMetrics, evaluate};
@@ -14,17 +16,20 @@ use burn::prelude::Backend;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde::Serialize;
 
+use crate::artifacts::{self, Artifacts, TestView};
 use crate::backend::{BackendJob, BackendKind, dispatch};
-use crate::experiment::{Cell, Experiment, ModelSpec};
+use crate::experiment::{Cell, Experiment, ModelSpec, Shard};
 use crate::provenance::{Git, Machine, Versions};
 use crate::store::{self, CellRecord, Row};
-use crate::{plot, report};
+use crate::{gallery, plot, report};
 
 /// What the user asked for.
 #[derive(Debug, Clone)]
 pub struct SweepOptions {
     /// The experiment file.
     pub experiment: PathBuf,
+    /// `--set KEY=VALUE` overrides of the experiment file.
+    pub sets: Vec<String>,
     /// Folder under which the dated run folder is created.
     pub out_root: PathBuf,
     /// Explicit data root (`--data-dir`).
@@ -36,6 +41,10 @@ pub struct SweepOptions {
     /// Continue this run folder instead of creating one: cells already stored as ok are
     /// kept, the rest (missing or failed) are run.
     pub resume: Option<PathBuf>,
+    /// Run only this shard of the cells.
+    pub shard: Option<Shard>,
+    /// Cells run at once (default: see [`ThreadBudget::choose`]).
+    pub jobs: Option<usize>,
     /// The command line, recorded in run.json and summary.md.
     pub command: String,
 }
@@ -55,12 +64,45 @@ pub struct SweepOutcome {
     pub skipped: Vec<String>,
 }
 
+/// How the cores are shared: `jobs` cells at once, each on its own rayon pool of
+/// `threads_per_cell` threads (the backend's matmuls and elementwise kernels run on the
+/// pool they are called from), so `jobs × threads_per_cell ≤ cores`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ThreadBudget {
+    /// Cores available to this process.
+    pub cores: usize,
+    /// Cells run at once.
+    pub jobs: usize,
+    /// Backend threads of each cell.
+    pub threads_per_cell: usize,
+}
+
+impl ThreadBudget {
+    /// Default: one cell per core. The sweep's cells are independent and mostly small
+    /// (batch 128, layers ≤ 1000 wide), where two cells on one thread each finish in
+    /// about half the time one cell takes on two threads (measured: README). `--jobs J`
+    /// overrides; `--jobs 1` gives every core to one cell (best for a single large model).
+    pub fn choose(cores: usize, jobs: Option<usize>, pending: usize) -> ThreadBudget {
+        let cores = cores.max(1);
+        let jobs = jobs.unwrap_or(cores).clamp(1, cores).min(pending.max(1));
+        ThreadBudget {
+            cores,
+            jobs,
+            threads_per_cell: (cores / jobs).max(1),
+        }
+    }
+}
+
 /// run.json: provenance of a run.
 #[derive(Debug, Serialize)]
 struct RunInfo<'a> {
     command: &'a str,
     experiment_file: String,
+    /// The experiment after `--set`, `--backend` and `--model`.
     experiment: &'a Experiment,
+    sets: &'a [String],
+    shard: Option<Shard>,
+    threads: ThreadBudget,
     git: Git,
     versions: Versions,
     machine: Machine,
@@ -115,25 +157,25 @@ fn resumable(dir: &Path, name: &str) -> Result<PathBuf> {
     Ok(dir.to_path_buf())
 }
 
-/// Evaluates a fitted PCA on the test images on backend `B`.
+/// Evaluates a fitted PCA on the test images on backend `B`, and keeps its pictures.
 struct EvalPca<'a> {
     pca: &'a Pca,
-    images: &'a [f32],
-    dim: usize,
+    test: &'a TestView<'a>,
     batch: usize,
+    artifacts: bool,
 }
 
 impl BackendJob for EvalPca<'_> {
-    type Output = ReconMetrics;
-    fn run<B: Backend>(self, device: B::Device) -> Result<ReconMetrics> {
+    type Output = (ReconMetrics, Option<Artifacts>);
+    fn run<B: Backend>(self, device: B::Device) -> Result<Self::Output> {
         let codec = self.pca.to_device::<B>(&device);
-        Ok(evaluate::<B, _>(
-            &codec,
-            self.images,
-            self.dim,
-            self.batch,
-            &device,
-        )?)
+        let m = evaluate::<B, _>(&codec, self.test.images, self.test.dim, self.batch, &device)?;
+        let art = if self.artifacts {
+            Some(artifacts::of_codec::<B, _>(&codec, self.test, &device)?)
+        } else {
+            None
+        };
+        Ok((m, art))
     }
 }
 
@@ -143,8 +185,9 @@ struct TrainAe<'a> {
     spec: &'a ae_core::TrainSpec,
     seed: u64,
     train: &'a ae_data::Split,
-    test: &'a [f32],
+    test: &'a TestView<'a>,
     eval_batch: usize,
+    artifacts: bool,
     bar: &'a ProgressBar,
 }
 
@@ -154,6 +197,7 @@ struct Trained {
     history: ae_core::History,
     params: usize,
     seconds: f64,
+    artifacts: Option<Artifacts>,
 }
 
 impl BackendJob for TrainAe<'_> {
@@ -162,7 +206,6 @@ impl BackendJob for TrainAe<'_> {
         use burn::module::Module;
         let t = Instant::now();
         let bar = self.bar;
-        bar.set_position(0);
         let (model, history) = ae_core::fit::<burn::backend::Autodiff<B>>(
             &self.checked,
             self.spec,
@@ -176,15 +219,41 @@ impl BackendJob for TrainAe<'_> {
             },
         )?;
         let seconds = t.elapsed().as_secs_f64();
-        let dim = self.train.dim();
-        let metrics = evaluate::<B, _>(&model, self.test, dim, self.eval_batch, &device)?;
+        let metrics = evaluate::<B, _>(
+            &model,
+            self.test.images,
+            self.test.dim,
+            self.eval_batch,
+            &device,
+        )?;
+        let artifacts = if self.artifacts {
+            Some(artifacts::of_autoencoder::<B>(
+                &model,
+                &self.checked,
+                self.test,
+                self.seed,
+                &device,
+            )?)
+        } else {
+            None
+        };
         Ok(Trained {
             metrics,
             history,
             params: model.num_params(),
             seconds,
+            artifacts,
         })
     }
+}
+
+/// What one cell produced.
+#[derive(Default)]
+struct CellOutput {
+    metrics: Vec<(&'static str, f64)>,
+    /// Per-epoch (epoch, train recon, val recon).
+    curves: Vec<(usize, f64, Option<f64>)>,
+    artifacts: Option<Artifacts>,
 }
 
 /// State shared by the cells of one sweep: datasets loaded once, PCA fitted once each.
@@ -192,12 +261,12 @@ struct SweepState<'a> {
     exp: &'a Experiment,
     data: &'a HashMap<DatasetKind, Dataset>,
     pca: HashMap<DatasetKind, (Pca, f64)>,
-    /// Per-epoch (epoch, train recon, val recon) of the cell that just ran.
-    curves: Vec<(usize, f64, Option<f64>)>,
+    /// Pictures are kept for the lowest seed only: the other seeds would look alike.
+    artifact_seed: u64,
 }
 
 impl SweepState<'_> {
-    fn run_cell(&mut self, cell: &Cell, bar: &ProgressBar) -> Result<Vec<(&'static str, f64)>> {
+    fn run_cell(&self, cell: &Cell, bar: &ProgressBar) -> Result<CellOutput> {
         let ds = self
             .data
             .get(&cell.dataset)
@@ -207,26 +276,28 @@ impl SweepState<'_> {
             0 => ds.test.len(),
             n => n.min(ds.test.len()),
         };
-        let test = &ds.test.images[..limit * dim];
+        let test = TestView {
+            images: &ds.test.images[..limit * dim],
+            labels: &ds.test.labels[..limit],
+            dim,
+            side: ds.test.width,
+        };
+        let artifacts = cell.seed == self.artifact_seed;
         match &cell.model {
             ModelSpec::Pca => {
-                let (full, fit_seconds) = match self.pca.entry(cell.dataset) {
-                    Entry::Occupied(e) => e.into_mut(),
-                    Entry::Vacant(e) => {
-                        let t = Instant::now();
-                        let fit = Pca::fit(&ds.train.images, dim)?;
-                        e.insert((fit, t.elapsed().as_secs_f64()))
-                    }
-                };
+                let (full, fit_seconds) = self
+                    .pca
+                    .get(&cell.dataset)
+                    .ok_or_else(|| anyhow!("PCA of {} was not fitted", cell.dataset))?;
                 let pca = full.truncated(cell.code_size)?;
                 let t = Instant::now();
-                let m = dispatch(
+                let (m, art) = dispatch(
                     cell.backend,
                     EvalPca {
                         pca: &pca,
-                        images: test,
-                        dim,
+                        test: &test,
                         batch: self.exp.eval.batch_size,
+                        artifacts,
                     },
                 )?;
                 let eval_seconds = t.elapsed().as_secs_f64();
@@ -235,7 +306,11 @@ impl SweepState<'_> {
                 out.push(("train_seconds", *fit_seconds));
                 out.push(("eval_seconds", eval_seconds));
                 out.push(("eval_samples_per_second", limit as f64 / eval_seconds));
-                Ok(out)
+                Ok(CellOutput {
+                    metrics: out,
+                    artifacts: art,
+                    ..CellOutput::default()
+                })
             }
             ModelSpec::Ae { config, .. } => {
                 let checked = config.check(dim, cell.code_size)?;
@@ -247,8 +322,9 @@ impl SweepState<'_> {
                         spec: &spec,
                         seed: cell.seed,
                         train: &ds.train,
-                        test,
+                        test: &test,
                         eval_batch: self.exp.eval.batch_size,
+                        artifacts,
                         bar,
                     },
                 )?;
@@ -259,11 +335,17 @@ impl SweepState<'_> {
                 out.push(("train_samples_per_second", t.history.samples_per_second));
                 out.push(("epochs", t.history.epochs.len() as f64));
                 out.push(("final_train_loss", last.map_or(f64::NAN, |e| e.train_total)));
-                for e in &t.history.epochs {
+                Ok(CellOutput {
+                    metrics: out,
                     // Curves are stored as rows too, so `report` can redraw them.
-                    self.curves.push((e.epoch, e.train_recon, e.val_recon));
-                }
-                Ok(out)
+                    curves: t
+                        .history
+                        .epochs
+                        .iter()
+                        .map(|e| (e.epoch, e.train_recon, e.val_recon))
+                        .collect(),
+                    artifacts: t.artifacts,
+                })
             }
         }
     }
@@ -348,9 +430,72 @@ fn load_datasets(
     Ok((data, skipped))
 }
 
+/// Peak resident memory of this process in MiB (Linux `VmHWM`); `None` elsewhere.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// Restarts the peak-memory counter (Linux ≥ 4.0), so that with one cell at a time
+/// each cell's `peak_rss_mib` is its own.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Runs one cell on its own thread pool, turning errors and panics into a failed record.
+fn execute(
+    state: &SweepState<'_>,
+    cell: &Cell,
+    pool: &rayon::ThreadPool,
+    bar: &ProgressBar,
+    own_peak: bool,
+) -> CellRecord {
+    let t = Instant::now();
+    if own_peak {
+        reset_peak_rss();
+    }
+    let result = pool
+        .install(|| std::panic::catch_unwind(AssertUnwindSafe(|| state.run_cell(cell, bar))))
+        .map_err(|p| {
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            format!("panicked: {msg}")
+        })
+        .and_then(|r| r.map_err(|e| format!("{e:#}")));
+    let (metrics, out) = match result {
+        Ok(mut out) => {
+            if let Some(mib) = peak_rss_mib() {
+                out.metrics.push(("peak_rss_mib", mib));
+            }
+            (Ok(std::mem::take(&mut out.metrics)), Some(out))
+        }
+        Err(e) => (Err(e), None),
+    };
+    let mut rows = rows_for(cell, metrics);
+    let ok = rows[0].status == "ok";
+    let artifacts = match out {
+        Some(out) if ok => {
+            rows.extend(curve_rows(cell, &out.curves));
+            out.artifacts
+        }
+        _ => None,
+    };
+    CellRecord {
+        key: cell.key(),
+        rows,
+        seconds: t.elapsed().as_secs_f64(),
+        artifacts,
+    }
+}
+
 /// Runs the sweep described by `opts`.
 pub fn run(opts: &SweepOptions) -> Result<SweepOutcome> {
-    let mut exp = Experiment::load(&opts.experiment)?;
+    let mut exp = Experiment::load_with(&opts.experiment, &opts.sets)?;
     if let Some(b) = opts.backend {
         exp.backends = vec![b];
     }
@@ -371,24 +516,35 @@ pub fn run(opts: &SweepOptions) -> Result<SweepOutcome> {
     }
     let started = chrono::Local::now().to_rfc3339();
     let (data, skipped) = load_datasets(&exp, opts.data_dir.as_deref())?;
-    let cells: Vec<Cell> = exp
-        .cells()
-        .into_iter()
-        .filter(|c| data.contains_key(&c.dataset))
-        .collect();
-    let run_dir = match &opts.resume {
-        Some(dir) => resumable(dir, &exp.name)?,
-        None => new_run_dir(&opts.out_root, &exp.name)?,
+    let mut cells: Vec<Cell> = exp.cells();
+    if let Some(shard) = opts.shard {
+        cells = shard.select(cells);
+    }
+    cells.retain(|c| data.contains_key(&c.dataset));
+    let run_dir = match (&opts.resume, opts.shard) {
+        (Some(dir), _) => resumable(dir, &exp.name)?,
+        (None, Some(s)) => new_run_dir(
+            &opts.out_root,
+            &format!("{}-shard{}of{}", exp.name, s.k, s.n),
+        )?,
+        (None, None) => new_run_dir(&opts.out_root, &exp.name)?,
     };
-    let done: std::collections::HashSet<String> = store::load_cells(&run_dir)?
+    let done: HashSet<String> = store::load_cells(&run_dir)?
         .into_iter()
         .filter(|c| c.rows.first().is_some_and(|r| r.status == "ok"))
         .map(|c| c.key)
         .collect();
-    let mut info = RunInfo {
+    let (kept, pending): (Vec<&Cell>, Vec<&Cell>) =
+        cells.iter().partition(|c| done.contains(&c.key()));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let budget = ThreadBudget::choose(cores, opts.jobs, pending.len());
+    let info = Mutex::new(RunInfo {
         command: &opts.command,
         experiment_file: opts.experiment.display().to_string(),
         experiment: &exp,
+        sets: &opts.sets,
+        shard: opts.shard,
+        threads: budget,
         git: Git::detect(),
         versions: Versions::current(),
         machine: Machine::detect(),
@@ -400,16 +556,34 @@ pub fn run(opts: &SweepOptions) -> Result<SweepOutcome> {
         started,
         finished: None,
         cells: cells.len(),
-        cells_ok: 0,
+        cells_ok: kept.len(),
         cells_failed: 0,
-        cells_resumed: 0,
-    };
+        cells_resumed: kept.len(),
+    });
     let write_info = |info: &RunInfo| {
         store::write_atomic(&run_dir.join("run.json"), |f| {
             Ok(serde_json::to_writer_pretty(f, info)?)
         })
     };
-    write_info(&info)?;
+    write_info(&info.lock().expect("not poisoned"))?;
+
+    // PCA is fitted once per dataset, before the cells, on all cores.
+    let mut pca = HashMap::new();
+    for c in pending.iter().filter(|c| matches!(c.model, ModelSpec::Pca)) {
+        if let Entry::Vacant(e) = pca.entry(c.dataset) {
+            let t = Instant::now();
+            let ds = &data[&c.dataset];
+            let fit = Pca::fit(&ds.train.images, ds.train.dim())
+                .with_context(|| format!("PCA of {}", c.dataset))?;
+            e.insert((fit, t.elapsed().as_secs_f64()));
+        }
+    }
+    let state = SweepState {
+        exp: &exp,
+        data: &data,
+        pca,
+        artifact_seed: exp.seeds.iter().copied().min().unwrap_or(0),
+    };
 
     let bars = MultiProgress::new();
     let bar = bars.add(
@@ -420,66 +594,72 @@ pub fn run(opts: &SweepOptions) -> Result<SweepOutcome> {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         ),
     );
-    let cell_bar = bars.add(
-        ProgressBar::new(1).with_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} batches [eta {eta}] {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        ),
-    );
-    let mut ctx = SweepState {
-        exp: &exp,
-        data: &data,
-        pca: HashMap::new(),
-        curves: Vec::new(),
-    };
-    for cell in &cells {
-        if done.contains(&cell.key()) {
-            info.cells_ok += 1;
-            info.cells_resumed += 1;
-            bar.inc(1);
-            continue;
+    bar.set_position(kept.len() as u64);
+    bar.set_message(format!(
+        "{} at once × {} thread(s)",
+        budget.jobs, budget.threads_per_cell
+    ));
+    let cell_style =
+        ProgressStyle::with_template("  {bar:30} {pos}/{len} batches [eta {eta}] {prefix} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+    // `jobs` plain threads take cells from a shared counter; each owns a rayon pool of
+    // `threads_per_cell` threads on which its cells' backend kernels run. Not a rayon pool
+    // of cells: a rayon worker that waits on another pool keeps stealing from its own, so
+    // every cell started at once (measured: 6 of 6 with --jobs 2).
+    let next = AtomicUsize::new(0);
+    let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..budget.jobs {
+            scope.spawn(|| {
+                let pool = match rayon::ThreadPoolBuilder::new()
+                    .num_threads(budget.threads_per_cell)
+                    .build()
+                {
+                    Ok(p) => p,
+                    Err(e) => {
+                        *failure.lock().expect("not poisoned") = Some(e.into());
+                        return;
+                    }
+                };
+                while let Some(cell) = pending.get(next.fetch_add(1, Ordering::SeqCst)) {
+                    let cell_bar = bars.add(ProgressBar::new(1).with_style(cell_style.clone()));
+                    cell_bar.set_prefix(cell.key());
+                    let record = execute(&state, cell, &pool, &cell_bar, budget.jobs == 1);
+                    cell_bar.finish_and_clear();
+                    bars.remove(&cell_bar);
+                    let ok = record.rows[0].status == "ok";
+                    if !ok {
+                        bar.println(format!(
+                            "cell {} failed: {}",
+                            cell.key(),
+                            record.rows[0].detail
+                        ));
+                    }
+                    // Persisted the moment it finishes: a kill loses only running cells.
+                    if let Err(e) = store::save_cell(&run_dir, &record) {
+                        *failure.lock().expect("not poisoned") = Some(e);
+                        return;
+                    }
+                    let mut info = info.lock().expect("not poisoned");
+                    if ok {
+                        info.cells_ok += 1;
+                    } else {
+                        info.cells_failed += 1;
+                    }
+                    bar.inc(1);
+                }
+            });
         }
-        bar.set_message(cell.key());
-        let t = Instant::now();
-        ctx.curves.clear();
-        let result = std::panic::catch_unwind(AssertUnwindSafe(|| ctx.run_cell(cell, &cell_bar)))
-            .map_err(|p| {
-                let msg = p
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_else(|| "unknown panic".into());
-                format!("panicked: {msg}")
-            })
-            .and_then(|r| r.map_err(|e| format!("{e:#}")));
-        let mut rows = rows_for(cell, result);
-        if rows[0].status == "ok" {
-            rows.extend(curve_rows(cell, &ctx.curves));
-        }
-        if rows[0].status == "ok" {
-            info.cells_ok += 1;
-        } else {
-            info.cells_failed += 1;
-            bar.println(format!("cell {} failed: {}", cell.key(), rows[0].detail));
-        }
-        store::save_cell(
-            &run_dir,
-            &CellRecord {
-                key: cell.key(),
-                rows,
-                seconds: t.elapsed().as_secs_f64(),
-            },
-        )?;
-        bar.inc(1);
-    }
+    });
     bar.finish_and_clear();
-    cell_bar.finish_and_clear();
+    if let Some(e) = failure.into_inner().expect("not poisoned") {
+        return Err(e.context(format!("cannot store a cell in {}", run_dir.display())));
+    }
 
-    let rows: Vec<Row> = store::load_cells(&run_dir)?
-        .into_iter()
-        .flat_map(|c| c.rows)
-        .collect();
-    write_outputs(&run_dir, &exp.name, &opts.command, &rows)?;
+    let records = store::load_cells(&run_dir)?;
+    write_outputs(&run_dir, &exp.name, &opts.command, &records)?;
+    let rows: Vec<Row> = records.into_iter().flat_map(|c| c.rows).collect();
+    let mut info = info.into_inner().expect("not poisoned");
     info.finished = Some(chrono::Local::now().to_rfc3339());
     write_info(&info)?;
     Ok(SweepOutcome {
@@ -491,21 +671,68 @@ pub fn run(opts: &SweepOptions) -> Result<SweepOutcome> {
     })
 }
 
-/// Writes the tables, summary and charts of a run from its rows.
-pub fn write_outputs(run_dir: &Path, name: &str, command: &str, rows: &[Row]) -> Result<()> {
+/// Writes the tables, summary and charts of a run from its stored cells.
+pub fn write_outputs(
+    run_dir: &Path,
+    name: &str,
+    command: &str,
+    cells: &[CellRecord],
+) -> Result<()> {
+    let rows: Vec<Row> = cells.iter().flat_map(|c| c.rows.iter().cloned()).collect();
+    let mut charts = row_charts(run_dir, &rows)?;
+    charts.extend(gallery::draw_all(cells, run_dir)?);
+    write_summary(run_dir, name, command, &rows, &charts)
+}
+
+/// The outputs that need only the rows (all a Parquet-only folder can give).
+pub fn write_tables_and_charts(
+    run_dir: &Path,
+    name: &str,
+    command: &str,
+    rows: &[Row],
+) -> Result<()> {
+    let charts = row_charts(run_dir, rows)?;
+    write_summary(run_dir, name, command, rows, &charts)
+}
+
+fn row_charts(run_dir: &Path, rows: &[Row]) -> Result<Vec<PathBuf>> {
     store::write_tables(run_dir, rows)?;
-    let md = report::summary_markdown(name, command, rows);
-    store::write_atomic(&run_dir.join("summary.md"), |f| {
-        use std::io::Write;
-        Ok(f.write_all(md.as_bytes())?)
-    })?;
-    plot::training_curves(rows, &run_dir.join("training_curves"))?;
+    let mut charts = Vec::new();
     plot::error_vs_code_size(
         rows,
         "test_sse_per_image",
         &[plot::HINTON_PCA30],
         &run_dir.join("error_vs_code_size"),
-    )
+    )?;
+    charts.push(run_dir.join("error_vs_code_size.png"));
+    if plot::training_curves(rows, &run_dir.join("training_curves"))? {
+        charts.push(run_dir.join("training_curves.png"));
+    }
+    Ok(charts)
+}
+
+/// summary.md: the wide tables, then every chart inline.
+fn write_summary(
+    run_dir: &Path,
+    name: &str,
+    command: &str,
+    rows: &[Row],
+    charts: &[PathBuf],
+) -> Result<()> {
+    let mut md = report::summary_markdown(name, command, rows);
+    if !charts.is_empty() {
+        md.push_str("## Charts\n\n");
+        for c in charts {
+            if let Some(f) = c.file_name() {
+                let f = f.to_string_lossy();
+                md.push_str(&format!("### {f}\n\n![{f}]({f})\n\n"));
+            }
+        }
+    }
+    store::write_atomic(&run_dir.join("summary.md"), |f| {
+        use std::io::Write;
+        Ok(f.write_all(md.as_bytes())?)
+    })
 }
 
 #[cfg(test)]
@@ -541,6 +768,66 @@ mod tests {
         );
     }
 
+    #[test]
+    fn thread_budget_never_oversubscribes() {
+        for cores in 1..=16 {
+            for jobs in [None, Some(1), Some(2), Some(3), Some(64)] {
+                for pending in [0, 1, 5, 100] {
+                    let b = ThreadBudget::choose(cores, jobs, pending);
+                    assert!(b.jobs >= 1 && b.threads_per_cell >= 1);
+                    assert!(b.jobs * b.threads_per_cell <= cores, "{b:?}");
+                    assert!(b.jobs <= pending.max(1), "{b:?}");
+                }
+            }
+        }
+        assert_eq!(ThreadBudget::choose(2, None, 84).jobs, 2);
+        assert_eq!(ThreadBudget::choose(8, Some(2), 84).threads_per_cell, 4);
+        assert_eq!(ThreadBudget::choose(8, None, 1).threads_per_cell, 8);
+    }
+
+    /// Two shards cover the experiment, and merged they equal the unsharded run.
+    #[test]
+    fn shards_merge_into_the_full_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let exp = dir.path().join("e.toml");
+        std::fs::write(
+            &exp,
+            "name = \"t\"\ndatasets = [\"mnist\"]\nmodels = [{ kind = \"pca\" }]\n\
+             code_sizes = [5, 10, 20]\n[eval]\nbatch_size = 500\ntest_limit = 500\n",
+        )
+        .unwrap();
+        let opts = |shard: Option<Shard>| SweepOptions {
+            experiment: exp.clone(),
+            sets: Vec::new(),
+            out_root: dir.path().join("results"),
+            data_dir: None,
+            backend: None,
+            models: Vec::new(),
+            resume: None,
+            shard,
+            jobs: None,
+            command: "test".into(),
+        };
+        let full = run(&opts(None)).unwrap();
+        let a = run(&opts(Some(Shard { k: 1, n: 2 }))).unwrap();
+        let b = run(&opts(Some(Shard { k: 2, n: 2 }))).unwrap();
+        assert!(a.run_dir.to_string_lossy().ends_with("-t-shard1of2"));
+        assert_eq!((a.ok, b.ok), (2, 1));
+        let merged =
+            crate::runs::merge(&[a.run_dir, b.run_dir], &dir.path().join("m"), "merge").unwrap();
+        let sse = |rows: Vec<Row>| -> Vec<(u32, f64)> {
+            let mut v: Vec<(u32, f64)> = rows
+                .into_iter()
+                .filter(|r| r.metric == "test_sse_per_image")
+                .map(|r| (r.code_size, r.value))
+                .collect();
+            v.sort_by_key(|p| p.0);
+            v
+        };
+        let merged_rows = crate::runs::rows_of(&merged.dir).unwrap();
+        assert_eq!(sse(merged_rows), sse(full.rows));
+    }
+
     /// End to end on real MNIST, test split cut to 2 000 images to stay fast.
     #[test]
     fn sweep_on_real_mnist_writes_every_output() {
@@ -554,11 +841,14 @@ mod tests {
         .unwrap();
         let out = run(&SweepOptions {
             experiment: exp.clone(),
+            sets: Vec::new(),
             out_root: dir.path().join("results"),
             data_dir: None,
             backend: None,
             models: Vec::new(),
             resume: None,
+            shard: None,
+            jobs: Some(2),
             command: "test".into(),
         })
         .unwrap();
@@ -601,11 +891,14 @@ mod tests {
         let kept = std::fs::read(cell_file(30).unwrap()).unwrap();
         let opts = SweepOptions {
             experiment: exp.clone(),
+            sets: Vec::new(),
             out_root: dir.path().join("unused"),
             data_dir: None,
             backend: None,
             models: Vec::new(),
             resume: Some(out.run_dir.clone()),
+            shard: None,
+            jobs: None,
             command: "test --resume".into(),
         };
         let again = run(&opts).unwrap();

@@ -3,7 +3,6 @@
 
 use burn::module::Param;
 use burn::prelude::*;
-use burn::tensor::Distribution;
 use burn::tensor::activation::sigmoid;
 
 use crate::config::{CheckedAe, ReconLoss, Sparsity};
@@ -180,11 +179,7 @@ impl<B: Backend> MlpAe<B> {
             };
             (da.square() * w2).sum_dim(1).mean()
         } else {
-            let eps = Tensor::random(
-                x.shape(),
-                Distribution::Normal(0.0, CONTRACTIVE_FD_SIGMA),
-                &x.device(),
-            );
+            let eps = crate::noise::normal(x.dims(), CONTRACTIVE_FD_SIGMA, &x.device());
             let moved = self.encoder.forward(x + eps);
             (moved - h).square().sum_dim(1).mean() / (CONTRACTIVE_FD_SIGMA * CONTRACTIVE_FD_SIGMA)
         }

@@ -13,6 +13,7 @@ pub mod loss;
 pub mod metrics;
 pub mod mlp;
 pub mod model;
+pub mod noise;
 pub mod pca;
 pub mod store;
 pub mod train;

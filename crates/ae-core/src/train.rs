@@ -168,8 +168,7 @@ pub fn fit<B: AutodiffBackend>(
     device: &B::Device,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(AnyAe<B::InnerBackend>, History)> {
-    B::seed(device, seed);
-    let model = checked.init::<B>(device);
+    let model = crate::noise::init_seeded::<B, _>(device, seed, || checked.init::<B>(device));
     fit_from(
         model,
         checked,
@@ -187,8 +186,8 @@ pub fn fit<B: AutodiffBackend>(
 pub type EpochHook<'a, B> = dyn FnMut(&EpochStats, &AnyAe<B>) -> Result<()> + 'a;
 
 /// Trains `model` (fresh, or pretrained — e.g. an unrolled RBM stack) of config `checked`.
-/// Batches are shuffled from `seed`; seed the backend (`B::seed`) before building `model`
-/// for reproducible initial weights and noise.
+/// Batches are shuffled and training noise drawn from `seed`; build `model` with
+/// [`crate::noise::init_seeded`] for reproducible initial weights.
 #[allow(clippy::too_many_arguments)] // each is a distinct input of one training run
 pub fn fit_from<B: AutodiffBackend>(
     model: AnyAe<B>,
@@ -201,9 +200,9 @@ pub fn fit_from<B: AutodiffBackend>(
     on_epoch: &mut EpochHook<'_, B::InnerBackend>,
 ) -> Result<(AnyAe<B::InnerBackend>, History)> {
     spec.validate()?;
-    // No reseeding here: burn initialises parameters lazily, at their first use, so a
-    // reseed would change a fresh model's initial weights. Noise draws (denoising, VAE,
-    // contractive estimator) continue the stream the caller seeded.
+    // Training noise (VAE, contractive estimator) comes from this thread's host stream,
+    // never the backend's process-wide RNG, so concurrent cells stay reproducible.
+    crate::noise::seed(seed);
     let limited;
     let train = if spec.train_limit > 0 && spec.train_limit < train.len() {
         limited = train.head(spec.train_limit);

@@ -3,7 +3,6 @@
 
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::Distribution;
 use burn::tensor::activation::sigmoid;
 
 use crate::ae::recon_loss;
@@ -104,13 +103,9 @@ impl<B: Backend> Vae<B> {
         }
     }
 
-    /// `n` images decoded from z ~ N(0, I) (the backend's seeded RNG): `[n, dim]`.
+    /// `n` images decoded from z ~ N(0, I) (this thread's [`crate::noise`] stream): `[n, dim]`.
     pub fn sample(&self, n: usize, device: &B::Device) -> Tensor<B, 2> {
-        let z = Tensor::random(
-            [n, self.code_size()],
-            Distribution::Normal(0.0, 1.0),
-            device,
-        );
+        let z = crate::noise::normal([n, self.code_size()], 1.0, device);
         self.decode(z)
     }
 
@@ -138,7 +133,7 @@ impl<B: Backend> Vae<B> {
         let std = (logvar.clone() * 0.5).exp();
         let log_w: Vec<Tensor<B, 2>> = (0..k.max(1))
             .map(|_| {
-                let eps = Tensor::random(mu.shape(), Distribution::Normal(0.0, 1.0), &mu.device());
+                let eps = crate::noise::normal(mu.dims(), 1.0, &mu.device());
                 let z = mu.clone() + std.clone() * eps.clone();
                 let log_px_z = bce_with_logits_rows(self.logits(z.clone()), x.clone()).neg();
                 // The 0.5 ln 2π terms cancel between ln p(z) and ln q(z|x).
@@ -174,7 +169,7 @@ impl<B: Backend> Autoencoder<B> for Vae<B> {
     /// With `loss = "mse"` the decoder is Gaussian with σ² = ½ (so −ln p = SSE + const).
     fn loss_against(&self, input: Tensor<B, 2>, target: Tensor<B, 2>) -> AeOutput<B> {
         let (mu, logvar) = self.posterior(input);
-        let eps = Tensor::random(mu.shape(), Distribution::Normal(0.0, 1.0), &mu.device());
+        let eps = crate::noise::normal(mu.dims(), 1.0, &mu.device());
         let z = mu.clone() + (logvar.clone() * 0.5).exp() * eps;
         let logits = self.logits(z);
         let recon = recon_loss(self.loss, logits.clone(), target);

@@ -1,0 +1,232 @@
+//! Pictures drawn from the cells' stored [`Artifacts`]: reconstruction grids, 2-D code
+//! scatters, VAE samples and interpolations, denoising before/after.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, anyhow};
+use plotters::prelude::*;
+
+use crate::artifacts::{Artifacts, Codes2d, INTERPOLATION_STEPS};
+use crate::plot::{image_grid, register_font};
+use crate::store::CellRecord;
+
+/// One model's artifacts at one (dataset, code size): the lowest seed's.
+struct Shown<'a> {
+    model: String,
+    art: &'a Artifacts,
+}
+
+/// Groups the cells' artifacts by (dataset, code size); PCA first, then models by name.
+fn grouped(cells: &[CellRecord]) -> BTreeMap<(String, u32), Vec<Shown<'_>>> {
+    let mut best: BTreeMap<(String, u32, String), (u64, &Artifacts)> = BTreeMap::new();
+    for c in cells {
+        let (Some(art), Some(r)) = (&c.artifacts, c.rows.first()) else {
+            continue;
+        };
+        let key = (r.dataset.clone(), r.code_size, r.model.clone());
+        if best.get(&key).is_none_or(|(s, _)| r.seed < *s) {
+            best.insert(key, (r.seed, art));
+        }
+    }
+    let mut out: BTreeMap<(String, u32), Vec<Shown>> = BTreeMap::new();
+    for ((d, k, model), (_, art)) in best {
+        out.entry((d, k)).or_default().push(Shown { model, art });
+    }
+    for v in out.values_mut() {
+        v.sort_by_key(|s| (s.model != "pca", s.model.clone()));
+    }
+    out
+}
+
+fn decode(img: &crate::artifacts::Images) -> Result<Vec<f32>> {
+    img.decode()
+        .ok_or_else(|| anyhow!("a stored image is not valid hex"))
+}
+
+/// Draws every gallery chart into `dir`; returns the files written.
+pub fn draw_all(cells: &[CellRecord], dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    let groups = grouped(cells);
+    let mut scatters: BTreeMap<&str, Vec<(&str, &Codes2d)>> = BTreeMap::new();
+    for ((dataset, k), shown) in &groups {
+        let side = shown[0].art.side;
+        // Reconstructions: the test images, then each model's reconstruction of them.
+        let mut rows = vec![("test images".to_string(), decode(&shown[0].art.originals)?)];
+        for s in shown {
+            rows.push((s.model.clone(), decode(&s.art.reconstructions)?));
+        }
+        let path = dir.join(format!("reconstructions_{dataset}_k{k}.png"));
+        image_grid(&rows, side, &path)?;
+        written.push(path);
+
+        let denoisers: Vec<&Shown> = shown.iter().filter(|s| s.art.denoising.is_some()).collect();
+        if !denoisers.is_empty() {
+            let mut rows = vec![("clean".to_string(), decode(&shown[0].art.originals)?)];
+            for s in denoisers {
+                let d = s.art.denoising.as_ref().expect("filtered");
+                rows.push((format!("{}: noisy", s.model), decode(&d.noisy)?));
+                rows.push((format!("{}: output", s.model), decode(&d.denoised)?));
+            }
+            let path = dir.join(format!("denoising_{dataset}_k{k}.png"));
+            image_grid(&rows, side, &path)?;
+            written.push(path);
+        }
+
+        for s in shown {
+            let (Some(samples), Some(interp)) = (&s.art.samples, &s.art.interpolations) else {
+                continue;
+            };
+            let samples = decode(samples)?;
+            let half = samples.len() / 2 / (side * side) * side * side;
+            let mut rows = vec![
+                ("prior samples".to_string(), samples[..half].to_vec()),
+                (String::new(), samples[half..].to_vec()),
+            ];
+            let interp = decode(interp)?;
+            for (i, path) in interp.chunks(INTERPOLATION_STEPS * side * side).enumerate() {
+                rows.push((format!("interpolation {}", i + 1), path.to_vec()));
+            }
+            let path = dir.join(format!("vae_{}_{dataset}_k{k}.png", s.model));
+            image_grid(&rows, side, &path)?;
+            written.push(path);
+        }
+
+        for s in shown {
+            if let Some(c) = &s.art.codes {
+                scatters
+                    .entry(dataset.as_str())
+                    .or_default()
+                    .push((s.model.as_str(), c));
+            }
+        }
+    }
+    for (dataset, panels) in scatters {
+        let path = dir.join(format!("codes_{dataset}_k2.png"));
+        code_scatter(dataset, &panels, &path)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// Tableau's 10 categorical colours: distinguishable, one per class.
+const CLASS_COLORS: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+/// Fashion-MNIST's class names, by label.
+const FASHION_CLASSES: [&str; 10] = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+];
+
+/// One panel per model: its 2-D test codes coloured by class, a shared class legend.
+pub fn code_scatter(dataset: &str, panels: &[(&str, &Codes2d)], path: &Path) -> Result<()> {
+    register_font();
+    let cols = panels.len().clamp(1, 4);
+    let grid_rows = panels.len().div_ceil(cols).max(1);
+    let names: Vec<String> = match dataset {
+        "fashion-mnist" => FASHION_CLASSES.iter().map(|s| s.to_string()).collect(),
+        _ => (0..10).map(|c| c.to_string()).collect(),
+    };
+    // Legend entries in as many lines as the width needs.
+    let entry_width = names.iter().map(|n| n.len()).max().unwrap_or(1) * 9 + 30;
+    let width = (cols * 380).max(2 * entry_width);
+    let per_line = (width - 20) / entry_width;
+    let header = 40 + names.len().div_ceil(per_line) * 24;
+    let size = (width as u32, (grid_rows * 380 + header) as u32);
+    let root = BitMapBackend::new(path, size).into_drawing_area();
+    let err = |e: DrawingAreaErrorKind<_>| anyhow!("drawing failed: {e:?}");
+    root.fill(&WHITE).map_err(err)?;
+    let (legend, body) = root.split_vertically(header as u32);
+    legend
+        .draw(&Text::new(
+            format!("{dataset}: 2-D test codes, coloured by class"),
+            (10, 10),
+            ("sans-serif", 18).into_font(),
+        ))
+        .map_err(err)?;
+    for (c, (name, color)) in names.iter().zip(CLASS_COLORS.iter()).enumerate() {
+        let x = 16 + (c % per_line * entry_width) as i32;
+        let y = 48 + (c / per_line * 24) as i32;
+        legend
+            .draw(&Circle::new((x, y), 5, color.filled()))
+            .map_err(err)?;
+        legend
+            .draw(&Text::new(
+                name.clone(),
+                (x + 10, y - 8),
+                ("sans-serif", 15).into_font(),
+            ))
+            .map_err(err)?;
+    }
+    for ((model, codes), area) in panels.iter().zip(body.split_evenly((grid_rows, cols))) {
+        let pts: Vec<(f64, f64, u8)> = codes
+            .values
+            .chunks(2)
+            .zip(&codes.labels)
+            .map(|(p, &l)| (f64::from(p[0]), f64::from(p[1]), l))
+            .filter(|p| p.0.is_finite() && p.1.is_finite())
+            .collect();
+        // Robust ranges (1st–99th percentile) so a few outliers do not squash the rest.
+        let range = |f: fn(&(f64, f64, u8)) -> f64| {
+            let mut v: Vec<f64> = pts.iter().map(f).collect();
+            v.sort_by(f64::total_cmp);
+            if v.is_empty() {
+                return -1.0..1.0;
+            }
+            let (lo, hi) = (v[v.len() / 100], v[v.len() - 1 - v.len() / 100]);
+            // A collapsed axis (e.g. a dead unit) still gets a readable range.
+            let pad = if hi - lo < 1e-6 {
+                1.0
+            } else {
+                (hi - lo) * 0.05
+            };
+            lo - pad..hi + pad
+        };
+        let mut chart = ChartBuilder::on(&area)
+            .caption(*model, ("sans-serif", 16))
+            .margin(8)
+            .x_label_area_size(28)
+            .y_label_area_size(40)
+            .build_cartesian_2d(range(|p| p.0), range(|p| p.1))
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .label_style(("sans-serif", 11))
+            .x_labels(5)
+            .y_labels(5)
+            .light_line_style(RGBColor(240, 240, 240))
+            .draw()
+            .map_err(err)?;
+        let (xr, yr) = (chart.x_range(), chart.y_range());
+        chart
+            .draw_series(
+                pts.iter()
+                    .filter(|p| xr.contains(&p.0) && yr.contains(&p.1))
+                    .map(|&(x, y, l)| {
+                        Circle::new((x, y), 2, CLASS_COLORS[l as usize % 10].mix(0.7).filled())
+                    }),
+            )
+            .map_err(err)?;
+    }
+    root.present().map_err(err)?;
+    Ok(())
+}

@@ -1,0 +1,350 @@
+//! Operations on finished run folders: merging shards, comparing two runs.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+
+use crate::provenance::{Git, Machine, Versions};
+use crate::report::mean_sd;
+use crate::store::{self, CellRecord, Row};
+
+/// Reads a run folder's run.json.
+fn run_info(dir: &Path) -> Result<serde_json::Value> {
+    let path = dir.join("run.json");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("{} is not a run folder (no run.json)", dir.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))
+}
+
+/// What `merge` reports back.
+#[derive(Debug)]
+pub struct Merged {
+    /// The new run folder.
+    pub dir: PathBuf,
+    /// Cells in it.
+    pub cells: usize,
+    /// Keys found in more than one source (the first ok record was kept).
+    pub duplicates: Vec<String>,
+}
+
+/// merged run.json: where the cells came from.
+#[derive(Serialize)]
+struct MergeInfo<'a> {
+    command: &'a str,
+    experiment: &'a serde_json::Value,
+    merged_from: Vec<serde_json::Value>,
+    git: Git,
+    versions: Versions,
+    machine: Machine,
+    merged: String,
+    cells: usize,
+    cells_ok: usize,
+    cells_failed: usize,
+}
+
+/// Combines the cells of run folders of one experiment (e.g. `--shard` runs made on
+/// several machines) into a new folder `<out>/<date>-<name>-merged`, then draws its
+/// tables and charts. For a key present in several sources an ok record beats a failed
+/// one, and the earlier source wins between equals.
+pub fn merge(sources: &[PathBuf], out_root: &Path, command: &str) -> Result<Merged> {
+    if sources.len() < 2 {
+        bail!("merge needs at least two run folders");
+    }
+    let infos: Vec<serde_json::Value> =
+        sources.iter().map(|s| run_info(s)).collect::<Result<_>>()?;
+    let name = infos[0]["experiment"]["name"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    for (s, i) in sources.iter().zip(&infos) {
+        let n = i["experiment"]["name"].as_str().unwrap_or("");
+        if n != name {
+            bail!(
+                "{} is a run of experiment `{n}`, {} of `{name}`: only runs of one experiment merge",
+                s.display(),
+                sources[0].display()
+            );
+        }
+    }
+    let mut cells: BTreeMap<String, CellRecord> = BTreeMap::new();
+    let mut duplicates = Vec::new();
+    for s in sources {
+        let found = store::load_cells(s)?;
+        if found.is_empty() {
+            bail!("{} holds no stored cells", s.display());
+        }
+        for c in found {
+            let ok = |c: &CellRecord| c.rows.first().is_some_and(|r| r.status == "ok");
+            match cells.get(&c.key) {
+                None => {
+                    cells.insert(c.key.clone(), c);
+                }
+                Some(kept) => {
+                    duplicates.push(c.key.clone());
+                    if !ok(kept) && ok(&c) {
+                        cells.insert(c.key.clone(), c);
+                    }
+                }
+            }
+        }
+    }
+    let dir = crate::sweep::new_run_dir(out_root, &format!("{name}-merged"))?;
+    for c in cells.values() {
+        store::save_cell(&dir, c)?;
+    }
+    let records: Vec<CellRecord> = cells.into_values().collect();
+    let ok = records
+        .iter()
+        .filter(|c| c.rows.first().is_some_and(|r| r.status == "ok"))
+        .count();
+    let info = MergeInfo {
+        command,
+        experiment: &infos[0]["experiment"],
+        merged_from: sources
+            .iter()
+            .zip(&infos)
+            .map(|(s, i)| {
+                serde_json::json!({
+                    "folder": s.display().to_string(),
+                    "command": i["command"],
+                    "shard": i["shard"],
+                    "git": i["git"],
+                    "machine": i["machine"],
+                    "cells": i["cells"],
+                })
+            })
+            .collect(),
+        git: Git::detect(),
+        versions: Versions::current(),
+        machine: Machine::detect(),
+        merged: chrono::Local::now().to_rfc3339(),
+        cells: records.len(),
+        cells_ok: ok,
+        cells_failed: records.len() - ok,
+    };
+    store::write_atomic(&dir.join("run.json"), |f| {
+        Ok(serde_json::to_writer_pretty(f, &info)?)
+    })?;
+    crate::sweep::write_outputs(&dir, &format!("{name} (merged)"), command, &records)?;
+    Ok(Merged {
+        dir,
+        cells: records.len(),
+        duplicates,
+    })
+}
+
+/// Metrics `compare` shows by default, with whether lower is better.
+pub const COMPARED: [(&str, bool); 5] = [
+    ("test_sse_per_image", true),
+    ("test_bce_per_image", true),
+    ("test_psnr_db", false),
+    ("train_seconds", true),
+    ("train_samples_per_second", false),
+];
+
+type Key = (String, String, u32, String);
+
+/// Seed means of `metric` per (dataset, model, code size, backend), ok cells only.
+fn means(rows: &[Row], metric: &str) -> BTreeMap<Key, f64> {
+    let mut acc: BTreeMap<Key, Vec<f64>> = BTreeMap::new();
+    for r in rows
+        .iter()
+        .filter(|r| r.status == "ok" && r.metric == metric)
+    {
+        acc.entry((
+            r.dataset.clone(),
+            r.model.clone(),
+            r.code_size,
+            r.backend.clone(),
+        ))
+        .or_default()
+        .push(r.value);
+    }
+    acc.into_iter().map(|(k, v)| (k, mean_sd(&v).0)).collect()
+}
+
+/// Markdown tables of `B − A` per metric for the cells both runs have, the worse
+/// direction marked, and the cells only one of them has.
+pub fn compare(a: &[Row], b: &[Row], metrics: &[(&str, bool)], names: (&str, &str)) -> String {
+    let mut out = String::new();
+    let (na, nb) = names;
+    let _ = writeln!(out, "# {nb} vs {na}\n");
+    let _ = writeln!(
+        out,
+        "Seed means; Δ = B − A; ▲ marks a change for the worse beyond 0.1 %.\n"
+    );
+    for &(metric, lower_better) in metrics {
+        let (ma, mb) = (means(a, metric), means(b, metric));
+        let common: Vec<&Key> = ma.keys().filter(|k| mb.contains_key(*k)).collect();
+        if common.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "## `{metric}` ({} better)\n",
+            if lower_better { "lower" } else { "higher" }
+        );
+        let _ = writeln!(out, "| dataset | model | k | backend | A | B | Δ | Δ % |");
+        let _ = writeln!(out, "|---|---|---:|---|---:|---:|---:|---:|");
+        for k in common {
+            let (va, vb) = (ma[k], mb[k]);
+            let d = vb - va;
+            let rel = if va != 0.0 {
+                d / va.abs() * 100.0
+            } else {
+                f64::NAN
+            };
+            let worse = if lower_better { rel > 0.1 } else { rel < -0.1 };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {va:.4} | {vb:.4} | {d:+.4} | {rel:+.2}{} |",
+                k.0,
+                k.1,
+                k.2,
+                k.3,
+                if worse { " ▲" } else { "" }
+            );
+        }
+        let _ = writeln!(out);
+    }
+    let keys = |rows: &[Row]| -> BTreeSet<Key> {
+        rows.iter()
+            .map(|r| {
+                (
+                    r.dataset.clone(),
+                    r.model.clone(),
+                    r.code_size,
+                    r.backend.clone(),
+                )
+            })
+            .collect()
+    };
+    let (ka, kb) = (keys(a), keys(b));
+    for (label, only) in [
+        (
+            format!("Only in A ({na})"),
+            ka.difference(&kb).collect::<Vec<_>>(),
+        ),
+        (
+            format!("Only in B ({nb})"),
+            kb.difference(&ka).collect::<Vec<_>>(),
+        ),
+    ] {
+        if !only.is_empty() {
+            let list: Vec<String> = only
+                .iter()
+                .map(|k| format!("{} {} k={} {}", k.0, k.1, k.2, k.3))
+                .collect();
+            let _ = writeln!(out, "{label}: {}\n", list.join("; "));
+        }
+    }
+    out
+}
+
+/// Every stored row of a run folder (its cells, else its Parquet table).
+pub fn rows_of(dir: &Path) -> Result<Vec<Row>> {
+    let cells = store::load_cells(dir)?;
+    if !cells.is_empty() {
+        return Ok(cells.into_iter().flat_map(|c| c.rows).collect());
+    }
+    store::read_parquet(&dir.join("results.parquet"))
+        .with_context(|| format!("{} holds neither cells/ nor results.parquet", dir.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(model: &str, seed: u64, metric: &str, v: f64) -> Row {
+        Row::ok_for_test(model, 30, seed, metric, v)
+    }
+
+    #[test]
+    fn compare_shows_seed_mean_deltas_and_marks_regressions() {
+        let a = vec![
+            row("pca", 0, "test_sse_per_image", 13.87),
+            row("ae", 0, "test_sse_per_image", 5.0),
+            row("ae", 1, "test_sse_per_image", 7.0),
+            row("ae", 0, "test_psnr_db", 20.0),
+            row("vae", 0, "test_sse_per_image", 6.0),
+        ];
+        let b = vec![
+            row("pca", 0, "test_sse_per_image", 13.87),
+            row("ae", 0, "test_sse_per_image", 6.6),
+            row("ae", 0, "test_psnr_db", 21.0),
+            row("conv", 0, "test_sse_per_image", 5.0),
+        ];
+        let md = compare(&a, &b, &COMPARED, ("a", "b"));
+        // A's mean is 6.0, B's 6.6: +10 % and worse (lower is better).
+        assert!(
+            md.contains("| mnist | ae | 30 | flex | 6.0000 | 6.6000 | +0.6000 | +10.00 ▲ |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| mnist | pca | 30 | flex | 13.8700 | 13.8700 | +0.0000 | +0.00 |"),
+            "{md}"
+        );
+        // Higher PSNR is better: no mark.
+        assert!(
+            md.contains("| 20.0000 | 21.0000 | +1.0000 | +5.00 |"),
+            "{md}"
+        );
+        assert!(md.contains("Only in A (a): mnist vae k=30 flex"), "{md}");
+        assert!(md.contains("Only in B (b): mnist conv k=30 flex"), "{md}");
+    }
+
+    #[test]
+    fn merge_combines_shards_and_prefers_ok_cells() {
+        let root = tempfile::tempdir().unwrap();
+        let mk = |name: &str, exp: &str, cells: &[(&str, &str)]| {
+            let d = root.path().join(name);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(
+                d.join("run.json"),
+                format!("{{\"experiment\": {{\"name\": \"{exp}\"}}, \"command\": \"x\"}}"),
+            )
+            .unwrap();
+            for (key, status) in cells {
+                let mut r = row(key, 0, "test_sse_per_image", 1.0);
+                r.status = status.to_string();
+                store::save_cell(
+                    &d,
+                    &CellRecord {
+                        key: key.to_string(),
+                        rows: vec![r],
+                        seconds: 1.0,
+                        artifacts: None,
+                    },
+                )
+                .unwrap();
+            }
+            d
+        };
+        let a = mk("a", "e", &[("m1", "ok"), ("m2", "failed")]);
+        let b = mk("b", "e", &[("m2", "ok"), ("m3", "ok")]);
+        let other = mk("c", "f", &[("m4", "ok")]);
+        let out = root.path().join("out");
+        let m = merge(&[a.clone(), b], &out, "merge").unwrap();
+        assert_eq!(m.cells, 3);
+        assert_eq!(m.duplicates, vec!["m2".to_string()]);
+        let cells = store::load_cells(&m.dir).unwrap();
+        let status: Vec<(&str, &str)> = cells
+            .iter()
+            .map(|c| (c.key.as_str(), c.rows[0].status.as_str()))
+            .collect();
+        assert_eq!(status, [("m1", "ok"), ("m2", "ok"), ("m3", "ok")]);
+        assert!(m.dir.join("summary.md").is_file() && m.dir.join("run.json").is_file());
+        assert!(
+            m.dir
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .ends_with("-e-merged")
+        );
+        let err = merge(&[a, other], &out, "merge").unwrap_err();
+        assert!(format!("{err:#}").contains("only runs of one experiment merge"));
+    }
+}
