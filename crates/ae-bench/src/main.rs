@@ -239,7 +239,7 @@ fn run(cli: Cli) -> Result<()> {
             );
             println!("Results: {}/", outcome.run_dir.display());
             println!(
-                "  summary.md, results.csv, results.parquet, run.json, error_vs_code_size.png/.svg"
+                "  summary.md (tables and every chart), results.csv, results.parquet, run.json, *.png/*.svg"
             );
         }
         Command::Check {

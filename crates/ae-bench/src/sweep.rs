@@ -136,8 +136,11 @@ pub fn new_run_dir(root: &Path, name: &str) -> Result<PathBuf> {
     unreachable!("1.. is unbounded")
 }
 
-/// An existing run folder of experiment `name`, to continue.
-fn resumable(dir: &Path, name: &str) -> Result<PathBuf> {
+/// An existing run folder of experiment `exp`, to continue. Cell keys carry the dataset,
+/// model config, code size, backend and seed but not `[train]` / `[eval]`, so those must
+/// match the stored run's, or kept and new cells would not be comparable.
+fn resumable(dir: &Path, exp: &Experiment) -> Result<PathBuf> {
+    let name = exp.name.as_str();
     let info = dir.join("run.json");
     let text = std::fs::read_to_string(&info).with_context(|| {
         format!(
@@ -153,6 +156,18 @@ fn resumable(dir: &Path, name: &str) -> Result<PathBuf> {
             "--resume {}: that run is of experiment `{found}`, not `{name}`",
             dir.display()
         );
+    }
+    let now = serde_json::to_value(exp)?;
+    for field in ["train", "eval"] {
+        if json["experiment"][field] != now[field] {
+            bail!(
+                "--resume {}: `[{field}]` differs from the stored run's ({} there, {} now); \
+                 resume with the same experiment file and --set overrides",
+                dir.display(),
+                json["experiment"][field],
+                now[field]
+            );
+        }
     }
     Ok(dir.to_path_buf())
 }
@@ -522,7 +537,7 @@ pub fn run(opts: &SweepOptions) -> Result<SweepOutcome> {
     }
     cells.retain(|c| data.contains_key(&c.dataset));
     let run_dir = match (&opts.resume, opts.shard) {
-        (Some(dir), _) => resumable(dir, &exp.name)?,
+        (Some(dir), _) => resumable(dir, &exp)?,
         (None, Some(s)) => new_run_dir(
             &opts.out_root,
             &format!("{}-shard{}of{}", exp.name, s.k, s.n),
@@ -911,6 +926,13 @@ mod tests {
                 .unwrap();
         assert_eq!(info["cells_resumed"], 1);
         assert!(!dir.path().join("unused").exists());
+        // Resuming with other training settings is refused: the keys would not tell.
+        let err = run(&SweepOptions {
+            sets: vec!["eval.test_limit=1000".into()],
+            ..opts.clone()
+        })
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("`[eval]` differs"), "{err:#}");
         // Resuming another experiment's folder is refused.
         let other = dir.path().join("o.toml");
         std::fs::write(
