@@ -21,6 +21,33 @@ pub(crate) fn register_font() {
     });
 }
 
+/// Twelve strong, mutually distinct colours (Tableau 10 plus two); Palette99 beyond.
+const SERIES_COLORS: [RGBColor; 12] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(90, 90, 90),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+    RGBColor(0, 0, 128),
+    RGBColor(128, 0, 0),
+];
+
+/// The colour of the `i`-th series of a chart.
+pub fn series_color(i: usize) -> RGBAColor {
+    match SERIES_COLORS.get(i) {
+        Some(c) => c.to_rgba(),
+        None => Palette99::pick(i).to_rgba(),
+    }
+}
+
+/// Width of the legend column right of each error-vs-code-size panel.
+const LEGEND_WIDTH: u32 = 250;
+
 /// A published reference point drawn as a labelled marker on a dataset's panel.
 #[derive(Debug, Clone)]
 pub struct Reference {
@@ -54,7 +81,7 @@ pub fn error_vs_code_size(
     let png = stem.with_extension("png");
     let svg = stem.with_extension("svg");
     let datasets: BTreeSet<&str> = rows.iter().map(|r| r.dataset.as_str()).collect();
-    let size = (620 * datasets.len().max(1) as u32, 480);
+    let size = ((620 + LEGEND_WIDTH) * datasets.len().max(1) as u32, 480);
     draw(
         &BitMapBackend::new(&png, size).into_drawing_area(),
         rows,
@@ -153,13 +180,15 @@ where
     root.fill(&WHITE).map_err(err)?;
     let data = series(rows, metric);
     let panels = root.split_evenly((1, data.len().max(1)));
-    for ((dataset, models), area) in data.iter().zip(&panels) {
+    for ((dataset, models), panel) in data.iter().zip(&panels) {
+        // The legend gets its own column: with a dozen models it would cover the lines.
+        let (area, legend) = panel.split_horizontally(panel.dim_in_pixel().0 - LEGEND_WIDTH);
         let pts = models.values().flatten();
         let (xmin, xmax) = pts
             .clone()
             .fold((f64::INFINITY, 0f64), |(a, b), p| (a.min(p.0), b.max(p.0)));
         let (ymin, ymax) = pts.fold((f64::INFINITY, 0f64), |(a, b), p| (a.min(p.1), b.max(p.1)));
-        let mut chart = ChartBuilder::on(area)
+        let mut chart = ChartBuilder::on(&area)
             .caption(
                 format!("{dataset}: {metric} vs code size"),
                 ("sans-serif", 20),
@@ -168,7 +197,8 @@ where
             .x_label_area_size(45)
             .y_label_area_size(60)
             .build_cartesian_2d(
-                (xmin / 1.3..xmax * 1.3).log_scale(),
+                // Starting at 1 makes the log axis label 1, 2, 5, ... rather than skip them.
+                ((xmin / 1.3).min(1.0)..xmax * 1.3).log_scale(),
                 (ymin / 1.3..ymax * 1.3).log_scale(),
             )
             .map_err(err)?;
@@ -178,15 +208,29 @@ where
             .y_desc(format!("{metric} (log scale)"))
             .axis_desc_style(("sans-serif", 15))
             .label_style(("sans-serif", 13))
+            .x_labels(12)
             .x_label_formatter(&nice_label)
             .y_label_formatter(&nice_label)
-            .light_line_style(RGBColor(238, 238, 238))
+            // Log axes subdivide densely near each decade's start: no minor lines.
+            .light_line_style(WHITE)
             .draw()
             .map_err(err)?;
+        let mut y = 60;
+        let mut entry = |label: String, draw_key: &dyn Fn(i32) -> Result<()>| -> Result<()> {
+            draw_key(y)?;
+            legend
+                .draw(&Text::new(
+                    label,
+                    (40, y - 7),
+                    ("sans-serif", 14).into_font(),
+                ))
+                .map_err(err)?;
+            y += 22;
+            Ok(())
+        };
         for (i, (model, pts)) in models.iter().enumerate() {
-            let color = Palette99::pick(i).to_rgba();
-            let dashed = model.starts_with("pca");
-            if dashed {
+            let color = series_color(i);
+            if model.starts_with("pca") {
                 chart
                     .draw_series(DashedLineSeries::new(
                         pts.iter().copied(),
@@ -194,23 +238,35 @@ where
                         5,
                         color.stroke_width(2),
                     ))
-                    .map_err(err)?
-                    .label(model.as_str())
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-                    });
+                    .map_err(err)?;
             } else {
                 chart
                     .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
-                    .map_err(err)?
-                    .label(model.as_str())
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-                    });
+                    .map_err(err)?;
             }
             chart
                 .draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled())))
                 .map_err(err)?;
+            let dashed = model.starts_with("pca");
+            entry(model.clone(), &|y| {
+                let segments: &[(i32, i32)] = if dashed {
+                    &[(4, 14), (20, 30)]
+                } else {
+                    &[(4, 30)]
+                };
+                for &(a, b) in segments {
+                    legend
+                        .draw(&PathElement::new(
+                            vec![(a, y), (b, y)],
+                            color.stroke_width(2),
+                        ))
+                        .map_err(err)?;
+                }
+                legend
+                    .draw(&Circle::new((17, y), 4, color.filled()))
+                    .map_err(err)?;
+                Ok(())
+            })?;
         }
         for r in refs.iter().filter(|r| r.dataset == dataset) {
             chart
@@ -219,18 +275,23 @@ where
                     8,
                     BLACK.stroke_width(2),
                 )))
-                .map_err(err)?
-                .label(format!("{} = {}", r.label, r.value))
-                .legend(|(x, y)| Cross::new((x + 10, y), 6, BLACK.stroke_width(2)));
+                .map_err(err)?;
+            // Long paper names wrap at their commas.
+            let mut lines: Vec<String> = r.label.split(", ").map(str::to_string).collect();
+            if let Some(last) = lines.last_mut() {
+                last.push_str(&format!(" = {}", r.value));
+            }
+            for (j, line) in lines.into_iter().enumerate() {
+                entry(line, &|y| {
+                    if j == 0 {
+                        legend
+                            .draw(&Cross::new((17, y), 6, BLACK.stroke_width(2)))
+                            .map_err(err)?;
+                    }
+                    Ok(())
+                })?;
+            }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 14))
-            .draw()
-            .map_err(err)?;
     }
     root.present().map_err(err)?;
     Ok(())
@@ -413,8 +474,7 @@ where
             .collect();
         for (name, pts) in series {
             let model = name.rsplit_once(" (").map_or(name.as_str(), |(m, _)| m);
-            let color =
-                Palette99::pick(models.iter().position(|m| *m == model).unwrap_or(0)).to_rgba();
+            let color = series_color(models.iter().position(|m| *m == model).unwrap_or(0));
             let style = color.stroke_width(2);
             let legend =
                 move |(x, y): (i32, i32)| PathElement::new(vec![(x, y), (x + 20, y)], style);

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
 //! The CPU backends agree: the same initial weights and batch give the same loss, and the
 //! same loss after one Adam step, on flex and ndarray (within 1e-4 relative).
 
