@@ -8,7 +8,7 @@ use anyhow::{Result, anyhow};
 use plotters::prelude::*;
 
 use crate::artifacts::{Artifacts, Codes2d, INTERPOLATION_STEPS};
-use crate::plot::{image_grid, register_font};
+use crate::plot::{image_grid, register_font, series_color};
 use crate::store::CellRecord;
 
 /// One model's artifacts at one (dataset, code size): the lowest seed's.
@@ -109,20 +109,6 @@ pub fn draw_all(cells: &[CellRecord], dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(written)
 }
 
-/// Tableau's 10 categorical colours: distinguishable, one per class.
-const CLASS_COLORS: [RGBColor; 10] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(127, 127, 127),
-    RGBColor(188, 189, 34),
-    RGBColor(23, 190, 207),
-];
-
 /// Fashion-MNIST's class names, by label.
 const FASHION_CLASSES: [&str; 10] = [
     "T-shirt/top",
@@ -163,7 +149,7 @@ pub fn code_scatter(dataset: &str, panels: &[(&str, &Codes2d)], path: &Path) -> 
             ("sans-serif", 18).into_font(),
         ))
         .map_err(err)?;
-    for (c, (name, color)) in names.iter().zip(CLASS_COLORS.iter()).enumerate() {
+    for (c, (name, color)) in names.iter().zip((0..10).map(series_color)).enumerate() {
         let x = 16 + (c % per_line * entry_width) as i32;
         let y = 48 + (c / per_line * 24) as i32;
         legend
@@ -222,7 +208,7 @@ pub fn code_scatter(dataset: &str, panels: &[(&str, &Codes2d)], path: &Path) -> 
                 pts.iter()
                     .filter(|p| xr.contains(&p.0) && yr.contains(&p.1))
                     .map(|&(x, y, l)| {
-                        Circle::new((x, y), 2, CLASS_COLORS[l as usize % 10].mix(0.7).filled())
+                        Circle::new((x, y), 2, series_color(l as usize % 10).mix(0.7).filled())
                     }),
             )
             .map_err(err)?;

@@ -800,28 +800,40 @@ mod tests {
         assert_eq!(ThreadBudget::choose(8, None, 1).threads_per_cell, 8);
     }
 
-    /// Two shards cover the experiment, and merged they equal the unsharded run.
-    #[test]
-    fn shards_merge_into_the_full_run() {
-        let dir = tempfile::tempdir().unwrap();
-        let exp = dir.path().join("e.toml");
+    /// A PCA-only experiment on real MNIST at `code_sizes`, its test split cut to `test`
+    /// images, and the options that sweep it into `<dir>/results`.
+    fn pca_sweep(dir: &Path, code_sizes: &str, test: usize) -> SweepOptions {
+        let exp = dir.join("e.toml");
         std::fs::write(
             &exp,
-            "name = \"t\"\ndatasets = [\"mnist\"]\nmodels = [{ kind = \"pca\" }]\n\
-             code_sizes = [5, 10, 20]\n[eval]\nbatch_size = 500\ntest_limit = 500\n",
+            format!(
+                "name = \"t\"\ndatasets = [\"mnist\"]\nmodels = [{{ kind = \"pca\" }}]\n\
+                 code_sizes = {code_sizes}\n[eval]\nbatch_size = 500\ntest_limit = {test}\n"
+            ),
         )
         .unwrap();
-        let opts = |shard: Option<Shard>| SweepOptions {
-            experiment: exp.clone(),
+        SweepOptions {
+            experiment: exp,
             sets: Vec::new(),
-            out_root: dir.path().join("results"),
+            out_root: dir.join("results"),
             data_dir: None,
             backend: None,
             models: Vec::new(),
             resume: None,
-            shard,
+            shard: None,
             jobs: None,
             command: "test".into(),
+        }
+    }
+
+    /// Two shards cover the experiment, and merged they equal the unsharded run.
+    #[test]
+    fn shards_merge_into_the_full_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = pca_sweep(dir.path(), "[5, 10, 20]", 500);
+        let opts = |shard: Option<Shard>| SweepOptions {
+            shard,
+            ..base.clone()
         };
         let full = run(&opts(None)).unwrap();
         let a = run(&opts(Some(Shard { k: 1, n: 2 }))).unwrap();
@@ -847,24 +859,11 @@ mod tests {
     #[test]
     fn sweep_on_real_mnist_writes_every_output() {
         let dir = tempfile::tempdir().unwrap();
-        let exp = dir.path().join("e.toml");
-        std::fs::write(
-            &exp,
-            "name = \"t\"\ndatasets = [\"mnist\"]\nmodels = [{ kind = \"pca\" }]\n\
-             code_sizes = [5, 30, 1000]\n[eval]\nbatch_size = 500\ntest_limit = 2000\n",
-        )
-        .unwrap();
+        let base = pca_sweep(dir.path(), "[5, 30, 1000]", 2000);
+        let exp = base.experiment.clone();
         let out = run(&SweepOptions {
-            experiment: exp.clone(),
-            sets: Vec::new(),
-            out_root: dir.path().join("results"),
-            data_dir: None,
-            backend: None,
-            models: Vec::new(),
-            resume: None,
-            shard: None,
             jobs: Some(2),
-            command: "test".into(),
+            ..base.clone()
         })
         .unwrap();
         // k = 1000 > 784 pixels: recorded as failed, and the sweep went on.
@@ -905,16 +904,10 @@ mod tests {
         std::fs::remove_file(cell_file(5).unwrap()).unwrap();
         let kept = std::fs::read(cell_file(30).unwrap()).unwrap();
         let opts = SweepOptions {
-            experiment: exp.clone(),
-            sets: Vec::new(),
             out_root: dir.path().join("unused"),
-            data_dir: None,
-            backend: None,
-            models: Vec::new(),
             resume: Some(out.run_dir.clone()),
-            shard: None,
-            jobs: None,
             command: "test --resume".into(),
+            ..base
         };
         let again = run(&opts).unwrap();
         assert_eq!(again.run_dir, out.run_dir);
