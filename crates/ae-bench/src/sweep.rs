@@ -275,7 +275,8 @@ struct CellOutput {
 struct SweepState<'a> {
     exp: &'a Experiment,
     data: &'a HashMap<DatasetKind, Dataset>,
-    pca: HashMap<DatasetKind, (Pca, f64)>,
+    /// Each dataset's PCA fit and its seconds, or why it failed (its cells then fail).
+    pca: HashMap<DatasetKind, Result<(Pca, f64), String>>,
     /// Pictures are kept for the lowest seed only: the other seeds would look alike.
     artifact_seed: u64,
 }
@@ -303,7 +304,9 @@ impl SweepState<'_> {
                 let (full, fit_seconds) = self
                     .pca
                     .get(&cell.dataset)
-                    .ok_or_else(|| anyhow!("PCA of {} was not fitted", cell.dataset))?;
+                    .ok_or_else(|| anyhow!("PCA of {} was not fitted", cell.dataset))?
+                    .as_ref()
+                    .map_err(|e| anyhow!("PCA fit failed: {e}"))?;
                 let pca = full.truncated(cell.code_size)?;
                 let t = Instant::now();
                 let (m, art) = dispatch(
@@ -582,15 +585,17 @@ pub fn run(opts: &SweepOptions) -> Result<SweepOutcome> {
     };
     write_info(&info.lock().expect("not poisoned"))?;
 
-    // PCA is fitted once per dataset, before the cells, on all cores.
+    // PCA is fitted once per dataset, before the cells, on all cores; a failed fit fails
+    // only the PCA cells of that dataset.
     let mut pca = HashMap::new();
     for c in pending.iter().filter(|c| matches!(c.model, ModelSpec::Pca)) {
         if let Entry::Vacant(e) = pca.entry(c.dataset) {
             let t = Instant::now();
             let ds = &data[&c.dataset];
             let fit = Pca::fit(&ds.train.images, ds.train.dim())
-                .with_context(|| format!("PCA of {}", c.dataset))?;
-            e.insert((fit, t.elapsed().as_secs_f64()));
+                .map(|p| (p, t.elapsed().as_secs_f64()))
+                .map_err(|e| e.to_string());
+            e.insert(fit);
         }
     }
     let state = SweepState {
