@@ -6,6 +6,7 @@
 pub mod ae;
 pub mod cg;
 pub mod config;
+pub mod dec;
 pub mod conv;
 pub mod error;
 pub mod flat;

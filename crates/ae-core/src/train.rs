@@ -56,6 +56,9 @@ pub struct TrainSpec {
     pub patience: Option<usize>,
     /// Train on the first `train_limit` training images only (0: all).
     pub train_limit: usize,
+    /// Dynamic binarization: every batch's pixels are redrawn as Bernoulli(intensity), the
+    /// protocol of the VAE/IWAE likelihood papers (Burda et al. 2016).
+    pub binarize: bool,
 }
 
 impl Default for TrainSpec {
@@ -68,6 +71,7 @@ impl Default for TrainSpec {
             validation: 0,
             patience: None,
             train_limit: 0,
+            binarize: false,
         }
     }
 }
@@ -354,15 +358,18 @@ impl<B: AutodiffBackend> Run<'_, B> {
                     .enumerate()
             {
                 let n = batch.len();
-                let x = from_slice::<B>(&batch.images, n, dim, self.device);
+                // A distinct, reproducible noise draw for every (seed, epoch, batch).
+                let s = self.seed ^ ((epoch as u64) << 32) ^ (bi as u64).wrapping_mul(0x9e37_79b9);
+                let binary;
+                let pixels = if self.spec.binarize {
+                    binary = ae_data::binarize_dynamic(&batch.images, s.rotate_left(17));
+                    &binary
+                } else {
+                    &batch.images
+                };
+                let x = from_slice::<B>(pixels, n, dim, self.device);
                 let input = match corruption {
-                    // A distinct, reproducible noise draw for every (seed, epoch, batch).
-                    Some(c) => {
-                        let s = self.seed
-                            ^ ((epoch as u64) << 32)
-                            ^ (bi as u64).wrapping_mul(0x9e37_79b9);
-                        from_slice::<B>(&c.apply(&batch.images, s), n, dim, self.device)
-                    }
+                    Some(c) => from_slice::<B>(&c.apply(pixels, s), n, dim, self.device),
                     None => x.clone(),
                 };
                 let (next, total, recon) = stepper.step(model, input, x)?;
