@@ -93,6 +93,18 @@ pub struct Artifacts {
     /// Denoising AEs: noisy inputs and outputs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub denoising: Option<Denoised>,
+    /// Pictures of the evaluation tasks (`[eval] tasks`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tasks: Option<crate::eval::TaskPictures>,
+}
+
+impl Artifacts {
+    /// Keeps the tasks' pictures, unless there are none.
+    pub fn set_tasks(&mut self, pics: crate::eval::TaskPictures) {
+        if pics != crate::eval::TaskPictures::default() {
+            self.tasks = Some(pics);
+        }
+    }
 }
 
 /// The test images an artifact set is computed on.
@@ -146,6 +158,7 @@ pub fn of_codec<B: Backend, M: Codec<B>>(
         samples: None,
         interpolations: None,
         denoising: None,
+        tasks: None,
     })
 }
 

@@ -3,6 +3,7 @@
 mod artifacts;
 mod backend;
 mod check;
+mod eval;
 mod experiment;
 mod gallery;
 mod plot;
@@ -36,9 +37,10 @@ struct Cli {
 /// What a sweep runs and where it writes.
 #[derive(Debug, clap::Args)]
 struct RunArgs {
-    /// Experiment file.
-    #[arg(long, default_value = "experiments/smoke.toml")]
-    experiment: PathBuf,
+    /// Experiment file [default: experiments/smoke.toml; for `eval TASK`:
+    /// experiments/eval-TASK.toml].
+    #[arg(long)]
+    experiment: Option<PathBuf>,
     /// Folder in which the run folder `<date>-<name>` is created.
     #[arg(long, default_value = "results")]
     out: PathBuf,
@@ -66,7 +68,9 @@ struct RunArgs {
 impl RunArgs {
     fn options(self, backend: Option<BackendKind>, command: String) -> sweep::SweepOptions {
         sweep::SweepOptions {
-            experiment: self.experiment,
+            experiment: self
+                .experiment
+                .unwrap_or_else(|| PathBuf::from("experiments/smoke.toml")),
             sets: self.sets,
             out_root: self.out,
             data_dir: self.data_dir,
@@ -84,6 +88,19 @@ impl RunArgs {
 enum Command {
     /// Run an experiment's sweep and write a dated run folder of tables and charts.
     Sweep {
+        #[command(flatten)]
+        run: RunArgs,
+        /// Run every cell on this backend instead of the experiment's list.
+        #[arg(long, value_enum)]
+        backend: Option<BackendKind>,
+    },
+    /// Run one downstream task (what codes are for) on every model of an experiment:
+    /// trains the models as `sweep` does, then evaluates the task; a sweep with
+    /// `[eval] tasks = [TASK]`, written to its own run folder with the task's tables and charts.
+    Eval {
+        /// The task.
+        #[arg(value_enum)]
+        task: experiment::Task,
         #[command(flatten)]
         run: RunArgs,
         /// Run every cell on this backend instead of the experiment's list.
@@ -222,25 +239,25 @@ fn main() -> std::process::ExitCode {
 fn run(cli: Cli) -> Result<()> {
     let command_line = std::env::args().collect::<Vec<_>>().join(" ");
     match cli.command {
+        Command::Eval {
+            task,
+            mut run,
+            backend,
+        } => {
+            let file = run
+                .experiment
+                .take()
+                .unwrap_or_else(|| PathBuf::from(format!("experiments/eval-{}.toml", task.name())));
+            run.experiment = Some(file);
+            // The task list is set first, so that the user's own --set can still refine it.
+            run.sets
+                .insert(0, format!("eval.tasks=[\"{}\"]", task.name()));
+            let outcome = sweep::run(&run.options(backend, command_line))?;
+            print_outcome(&outcome)?;
+        }
         Command::Sweep { run, backend } => {
             let outcome = sweep::run(&run.options(backend, command_line))?;
-            let summary = std::fs::read_to_string(outcome.run_dir.join("summary.md"))?;
-            println!("{summary}");
-            println!(
-                "{} cells ok, {} failed, {} rows{}.",
-                outcome.ok,
-                outcome.failed,
-                outcome.rows.len(),
-                if outcome.skipped.is_empty() {
-                    String::new()
-                } else {
-                    format!("; skipped (not found): {}", outcome.skipped.join(", "))
-                }
-            );
-            println!("Results: {}/", outcome.run_dir.display());
-            println!(
-                "  summary.md (tables and every chart), results.csv, results.parquet, run.json, *.png/*.svg"
-            );
+            print_outcome(&outcome)?;
         }
         Command::Check {
             run,
@@ -437,5 +454,27 @@ fn data(command: DataCommand) -> Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+/// Prints a finished sweep's summary and where its files are.
+fn print_outcome(outcome: &sweep::SweepOutcome) -> Result<()> {
+    let summary = std::fs::read_to_string(outcome.run_dir.join("summary.md"))?;
+    println!("{summary}");
+    println!(
+        "{} cells ok, {} failed, {} rows{}.",
+        outcome.ok,
+        outcome.failed,
+        outcome.rows.len(),
+        if outcome.skipped.is_empty() {
+            String::new()
+        } else {
+            format!("; skipped (not found): {}", outcome.skipped.join(", "))
+        }
+    );
+    println!("Results: {}/", outcome.run_dir.display());
+    println!(
+        "  summary.md (tables and every chart), results.csv, results.parquet, run.json, *.png/*.svg"
+    );
     Ok(())
 }

@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use crate::artifacts::{self, Artifacts, TestView};
 use crate::backend::{BackendJob, BackendKind, dispatch};
+use crate::eval::{self, TaskCtx};
 use crate::experiment::{Cell, Experiment, ModelSpec, Shard};
 use crate::provenance::{Git, Machine, Versions};
 use crate::store::{self, CellRecord, Row};
@@ -172,29 +173,64 @@ fn resumable(dir: &Path, exp: &Experiment) -> Result<PathBuf> {
     Ok(dir.to_path_buf())
 }
 
-/// Evaluates a fitted PCA on the test images on backend `B`, and keeps its pictures.
+/// Evaluates a fitted PCA on the test images on backend `B`, keeps its pictures, and
+/// runs the experiment's tasks (one-class PCAs are fitted on each class's images).
 struct EvalPca<'a> {
     pca: &'a Pca,
     test: &'a TestView<'a>,
     batch: usize,
     artifacts: bool,
+    tasks: &'a TaskCtx<'a>,
 }
 
 impl BackendJob for EvalPca<'_> {
-    type Output = (ReconMetrics, Option<Artifacts>);
+    type Output = (ReconMetrics, Option<Artifacts>, eval::Metrics);
     fn run<B: Backend>(self, device: B::Device) -> Result<Self::Output> {
         let codec = self.pca.to_device::<B>(&device);
         let m = evaluate::<B, _>(&codec, self.test.images, self.test.dim, self.batch, &device)?;
+        let (dim, k) = (self.test.dim, self.pca.components());
+        let one_class = |split: &ae_data::Split| -> Result<Vec<f64>> {
+            let fitted = Pca::fit(&split.images, dim)?.truncated(k)?;
+            let c = fitted.to_device::<B>(&device);
+            eval::per_image_sse(&c, self.test.images, dim, self.batch, &device)
+        };
+        let (metrics, pics) = eval::run_tasks(&codec, self.tasks, Some(&one_class), &device)?;
         let art = if self.artifacts {
-            Some(artifacts::of_codec::<B, _>(&codec, self.test, &device)?)
+            let mut a = artifacts::of_codec::<B, _>(&codec, self.test, &device)?;
+            a.set_tasks(pics);
+            Some(a)
         } else {
             None
         };
-        Ok((m, art))
+        Ok((m, art, metrics))
     }
 }
 
-/// Trains an autoencoder on backend `B` (autodiff on top) and evaluates it on the test images.
+/// The raw-pixel baseline: only the tasks.
+struct EvalPixels<'a> {
+    test: &'a TestView<'a>,
+    artifacts: bool,
+    tasks: &'a TaskCtx<'a>,
+}
+
+impl BackendJob for EvalPixels<'_> {
+    type Output = (Option<Artifacts>, eval::Metrics);
+    fn run<B: Backend>(self, device: B::Device) -> Result<Self::Output> {
+        let codec = eval::Identity { dim: self.test.dim };
+        let (metrics, pics) = eval::run_tasks::<B, _>(&codec, self.tasks, None, &device)?;
+        let art = if self.artifacts {
+            let mut a = artifacts::of_codec::<B, _>(&codec, self.test, &device)?;
+            a.set_tasks(pics);
+            Some(a)
+        } else {
+            None
+        };
+        Ok((art, metrics))
+    }
+}
+
+/// Trains an autoencoder on backend `B` (autodiff on top), evaluates it on the test
+/// images and runs the experiment's tasks.
 struct TrainAe<'a> {
     checked: ae_core::CheckedAe,
     spec: &'a ae_core::TrainSpec,
@@ -204,6 +240,7 @@ struct TrainAe<'a> {
     eval_batch: usize,
     artifacts: bool,
     bar: &'a ProgressBar,
+    tasks: &'a TaskCtx<'a>,
 }
 
 /// What a trained cell reports.
@@ -213,6 +250,7 @@ struct Trained {
     params: usize,
     seconds: f64,
     artifacts: Option<Artifacts>,
+    tasks: eval::Metrics,
 }
 
 impl BackendJob for TrainAe<'_> {
@@ -221,18 +259,21 @@ impl BackendJob for TrainAe<'_> {
         use burn::module::Module;
         let t = Instant::now();
         let bar = self.bar;
-        let (model, history) = ae_core::fit::<burn::backend::Autodiff<B>>(
-            &self.checked,
-            self.spec,
-            self.seed,
-            self.train,
-            &device,
-            &mut |p| {
-                bar.set_length((p.batches * p.epochs) as u64);
-                bar.set_position(((p.epoch - 1) * p.batches + p.batch) as u64);
-                bar.set_message(format!("epoch {}/{} loss {:.3}", p.epoch, p.epochs, p.loss));
-            },
-        )?;
+        let fit = |split: &ae_data::Split| {
+            ae_core::fit::<burn::backend::Autodiff<B>>(
+                &self.checked,
+                self.spec,
+                self.seed,
+                split,
+                &device,
+                &mut |p| {
+                    bar.set_length((p.batches * p.epochs) as u64);
+                    bar.set_position(((p.epoch - 1) * p.batches + p.batch) as u64);
+                    bar.set_message(format!("epoch {}/{} loss {:.3}", p.epoch, p.epochs, p.loss));
+                },
+            )
+        };
+        let (model, history) = fit(self.train)?;
         let seconds = t.elapsed().as_secs_f64();
         let metrics = evaluate::<B, _>(
             &model,
@@ -241,14 +282,33 @@ impl BackendJob for TrainAe<'_> {
             self.eval_batch,
             &device,
         )?;
+        let one_class = |split: &ae_data::Split| -> Result<Vec<f64>> {
+            let (m, _) = fit(split)?;
+            eval::per_image_sse(
+                &m,
+                self.test.images,
+                self.test.dim,
+                self.eval_batch,
+                &device,
+            )
+        };
+        let (mut tasks, pics) = eval::run_tasks(&model, self.tasks, Some(&one_class), &device)?;
+        tasks.extend(eval::run_ae_tasks::<burn::backend::Autodiff<B>>(
+            &model,
+            &self.checked,
+            self.tasks,
+            &device,
+        )?);
         let artifacts = if self.artifacts {
-            Some(artifacts::of_autoencoder::<B>(
+            let mut a = artifacts::of_autoencoder::<B>(
                 &model,
                 &self.checked,
                 self.test,
                 self.seed,
                 &device,
-            )?)
+            )?;
+            a.set_tasks(pics);
+            Some(a)
         } else {
             None
         };
@@ -258,6 +318,7 @@ impl BackendJob for TrainAe<'_> {
             params: model.num_params(),
             seconds,
             artifacts,
+            tasks,
         })
     }
 }
@@ -265,7 +326,7 @@ impl BackendJob for TrainAe<'_> {
 /// What one cell produced.
 #[derive(Default)]
 struct CellOutput {
-    metrics: Vec<(&'static str, f64)>,
+    metrics: Vec<(String, f64)>,
     /// Per-epoch (epoch, train recon, val recon).
     curves: Vec<(usize, f64, Option<f64>)>,
     artifacts: Option<Artifacts>,
@@ -281,25 +342,81 @@ struct SweepState<'a> {
     artifact_seed: u64,
 }
 
+fn named(values: &[(&'static str, f64)]) -> Vec<(String, f64)> {
+    values.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+}
+
 impl SweepState<'_> {
+    /// The test images of `kind`, limited to `eval.test_limit`.
+    fn test_view(&self, kind: DatasetKind) -> Result<TestView<'_>> {
+        let ds = self
+            .data
+            .get(&kind)
+            .ok_or_else(|| anyhow!("dataset {kind} not loaded"))?;
+        let dim = ds.train.dim();
+        let limit = match self.exp.eval.test_limit {
+            0 => ds.test.len(),
+            n => n.min(ds.test.len()),
+        };
+        Ok(TestView {
+            images: &ds.test.images[..limit * dim],
+            labels: &ds.test.labels[..limit],
+            dim,
+            side: ds.test.width,
+        })
+    }
+
     fn run_cell(&self, cell: &Cell, bar: &ProgressBar) -> Result<CellOutput> {
         let ds = self
             .data
             .get(&cell.dataset)
             .ok_or_else(|| anyhow!("dataset {} not loaded", cell.dataset))?;
         let dim = ds.train.dim();
-        let limit = match self.exp.eval.test_limit {
-            0 => ds.test.len(),
-            n => n.min(ds.test.len()),
-        };
-        let test = TestView {
-            images: &ds.test.images[..limit * dim],
-            labels: &ds.test.labels[..limit],
-            dim,
-            side: ds.test.width,
-        };
+        let test = self.test_view(cell.dataset)?;
+        let limit = test.labels.len();
         let artifacts = cell.seed == self.artifact_seed;
+        // Out-of-distribution images: the experiment's other dataset, if loaded.
+        let ood = self
+            .data
+            .keys()
+            .find(|&&k| k != cell.dataset)
+            .map(|&k| self.test_view(k).map(|v| (k.name(), v)))
+            .transpose()?;
+        let tasks = TaskCtx {
+            spec: &self.exp.eval,
+            model: &cell.model,
+            train: &ds.train,
+            test: &test,
+            ood,
+            dataset: cell.dataset.name(),
+            seed: cell.seed,
+            pictures: artifacts,
+            bar,
+        };
         match &cell.model {
+            ModelSpec::Pixels => {
+                if dim != cell.code_size {
+                    bail!(
+                        "the pixel baseline expects {} pixels per image, found {dim}",
+                        cell.code_size
+                    );
+                }
+                let t = Instant::now();
+                let (art, mut out) = dispatch(
+                    cell.backend,
+                    EvalPixels {
+                        test: &test,
+                        artifacts,
+                        tasks: &tasks,
+                    },
+                )?;
+                out.push(("eval_seconds".into(), t.elapsed().as_secs_f64()));
+                Ok(CellOutput {
+                    metrics: out,
+                    artifacts: art,
+                    ..CellOutput::default()
+                })
+            }
             ModelSpec::Pca => {
                 let (full, fit_seconds) = self
                     .pca
@@ -309,21 +426,26 @@ impl SweepState<'_> {
                     .map_err(|e| anyhow!("PCA fit failed: {e}"))?;
                 let pca = full.truncated(cell.code_size)?;
                 let t = Instant::now();
-                let (m, art) = dispatch(
+                let (m, art, task_metrics) = dispatch(
                     cell.backend,
                     EvalPca {
                         pca: &pca,
                         test: &test,
                         batch: self.exp.eval.batch_size,
                         artifacts,
+                        tasks: &tasks,
                     },
                 )?;
                 let eval_seconds = t.elapsed().as_secs_f64();
-                let mut out: Vec<(&'static str, f64)> = m.values().to_vec();
-                out.push(("params", (cell.code_size * dim + dim) as f64));
-                out.push(("train_seconds", *fit_seconds));
-                out.push(("eval_seconds", eval_seconds));
-                out.push(("eval_samples_per_second", limit as f64 / eval_seconds));
+                let mut out = named(&m.values());
+                out.push(("params".into(), (cell.code_size * dim + dim) as f64));
+                out.push(("train_seconds".into(), *fit_seconds));
+                out.push(("eval_seconds".into(), eval_seconds));
+                out.push((
+                    "eval_samples_per_second".into(),
+                    limit as f64 / eval_seconds,
+                ));
+                out.extend(task_metrics);
                 Ok(CellOutput {
                     metrics: out,
                     artifacts: art,
@@ -344,15 +466,23 @@ impl SweepState<'_> {
                         eval_batch: self.exp.eval.batch_size,
                         artifacts,
                         bar,
+                        tasks: &tasks,
                     },
                 )?;
-                let mut out: Vec<(&'static str, f64)> = t.metrics.values().to_vec();
+                let mut out = named(&t.metrics.values());
                 let last = t.history.epochs.last();
-                out.push(("params", t.params as f64));
-                out.push(("train_seconds", t.seconds));
-                out.push(("train_samples_per_second", t.history.samples_per_second));
-                out.push(("epochs", t.history.epochs.len() as f64));
-                out.push(("final_train_loss", last.map_or(f64::NAN, |e| e.train_total)));
+                out.push(("params".into(), t.params as f64));
+                out.push(("train_seconds".into(), t.seconds));
+                out.push((
+                    "train_samples_per_second".into(),
+                    t.history.samples_per_second,
+                ));
+                out.push(("epochs".into(), t.history.epochs.len() as f64));
+                out.push((
+                    "final_train_loss".into(),
+                    last.map_or(f64::NAN, |e| e.train_total),
+                ));
+                out.extend(t.tasks);
                 Ok(CellOutput {
                     metrics: out,
                     // Curves are stored as rows too, so `report` can redraw them.
@@ -369,7 +499,7 @@ impl SweepState<'_> {
     }
 }
 
-fn rows_for(cell: &Cell, result: Result<Vec<(&'static str, f64)>, String>) -> Vec<Row> {
+fn rows_for(cell: &Cell, result: Result<Vec<(String, f64)>, String>) -> Vec<Row> {
     let row = |metric: &str, value: f64, status: &str, detail: String| Row {
         dataset: cell.dataset.name().into(),
         model: cell.model.name(),
@@ -393,7 +523,7 @@ fn rows_for(cell: &Cell, result: Result<Vec<(&'static str, f64)>, String>) -> Ve
             }
             metrics
                 .into_iter()
-                .map(|(m, v)| row(m, v, "ok", String::new()))
+                .map(|(m, v)| row(&m, v, "ok", String::new()))
                 .collect()
         }
         Err(reason) => vec![row("failed", f64::NAN, "failed", reason)],
@@ -402,7 +532,7 @@ fn rows_for(cell: &Cell, result: Result<Vec<(&'static str, f64)>, String>) -> Ve
 
 /// Training curves as rows: metric `curve_train_recon@<epoch>` / `curve_val_recon@<epoch>`.
 fn curve_rows(cell: &Cell, curves: &[(usize, f64, Option<f64>)]) -> Vec<Row> {
-    let base = rows_for(cell, Ok(vec![("x", 0.0)])).remove(0);
+    let base = rows_for(cell, Ok(vec![("x".into(), 0.0)])).remove(0);
     let mut out = Vec::new();
     for &(epoch, train, val) in curves {
         out.push(Row {
@@ -488,7 +618,7 @@ fn execute(
     let (metrics, out) = match result {
         Ok(mut out) => {
             if let Some(mib) = peak_rss_mib() {
-                out.metrics.push(("peak_rss_mib", mib));
+                out.metrics.push(("peak_rss_mib".into(), mib));
             }
             (Ok(std::mem::take(&mut out.metrics)), Some(out))
         }
@@ -777,7 +907,7 @@ mod tests {
             backend: BackendKind::Flex,
             seed: 0,
         };
-        let rows = rows_for(&cell, Ok(vec![("test_sse_per_image", f64::NAN)]));
+        let rows = rows_for(&cell, Ok(vec![("test_sse_per_image".into(), f64::NAN)]));
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].status, "failed");
         assert!(rows[0].detail.contains("test_sse_per_image"));

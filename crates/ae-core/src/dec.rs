@@ -127,7 +127,10 @@ pub fn fit<B: AutodiffBackend>(
 ) -> Result<(Dec<B::InnerBackend>, DecHistory)> {
     let clusters = dec.centroids.dims()[0];
     let dim = split.dim();
-    if spec.epochs == 0 || spec.batch_size == 0 || !(spec.lr > 0.0) {
+    if spec.epochs == 0
+        || spec.batch_size == 0
+        || spec.lr.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)
+    {
         return Err(CoreError::InvalidConfig {
             field: "dec",
             value: format!("{spec:?}"),
@@ -219,7 +222,9 @@ mod tests {
                 k.iter().map(|v| v / s).collect()
             })
             .collect();
-        let f: Vec<f64> = (0..mu.len()).map(|j| q.iter().map(|r| r[j]).sum()).collect();
+        let f: Vec<f64> = (0..mu.len())
+            .map(|j| q.iter().map(|r| r[j]).sum())
+            .collect();
         let p = q
             .iter()
             .map(|r| {
@@ -269,7 +274,11 @@ mod tests {
     #[test]
     fn centroid_gradient_matches_finite_differences() {
         let (_, ph) = host(&Z, &MU);
-        let p = t2::<AD>(&ph.iter().flatten().map(|&v| v as f32).collect::<Vec<_>>(), 3, 2);
+        let p = t2::<AD>(
+            &ph.iter().flatten().map(|&v| v as f32).collect::<Vec<_>>(),
+            3,
+            2,
+        );
         let mu = t2::<AD>(&flat(&MU), 2, 2).require_grad();
         let loss = kl_loss(p, soft_assign(t2::<AD>(&flat(&Z), 3, 2), mu.clone()));
         let grads = loss.backward();
@@ -286,7 +295,11 @@ mod tests {
                 a[j][d] += h;
                 b[j][d] -= h;
                 let fd = (loss_at(a) - loss_at(b)) / (2.0 * h);
-                assert!((f64::from(g[j * 2 + d]) - fd).abs() < 1e-4, "{j} {d}: {} vs {fd}", g[j * 2 + d]);
+                assert!(
+                    (f64::from(g[j * 2 + d]) - fd).abs() < 1e-4,
+                    "{j} {d}: {} vs {fd}",
+                    g[j * 2 + d]
+                );
             }
         }
     }
@@ -323,20 +336,36 @@ mod tests {
         // Centres: the codes of one member of each blob.
         let enc = ae.valid().encode(t2::<B>(&split.images[..8], 2, 4));
         let mu = Tensor::<AD, 2>::from_data(enc.into_data(), &device);
-        let dec = Dec { ae, centroids: Param::from_tensor(mu) };
-        let spec = DecSpec { epochs: 10, batch_size: 20, lr: 0.1, tolerance: 0.0, ..DecSpec::default() };
-        let confidence = |q: &[f32]| {
-            q.chunks(2).map(|r| f64::from(r[0].max(r[1]))).sum::<f64>() / 200.0
+        let dec = Dec {
+            ae,
+            centroids: Param::from_tensor(mu),
         };
+        let spec = DecSpec {
+            epochs: 10,
+            batch_size: 20,
+            lr: 0.1,
+            tolerance: 0.0,
+            ..DecSpec::default()
+        };
+        let confidence =
+            |q: &[f32]| q.chunks(2).map(|r| f64::from(r[0].max(r[1]))).sum::<f64>() / 200.0;
         let before = confidence(&assignments(&dec.valid(), &split.images, 4, 64, &device).unwrap());
         let (fitted, history) = fit(dec, &split, spec, 3, &device).unwrap();
         assert_eq!(history.losses.len(), 10);
         assert!(history.losses.iter().all(|l| l.is_finite() && *l >= 0.0));
         let q = assignments(&fitted, &split.images, 4, 64, &device).unwrap();
         // Self-training sharpens the soft assignments.
-        assert!(confidence(&q) > before + 0.01, "{before} -> {}", confidence(&q));
+        assert!(
+            confidence(&q) > before + 0.01,
+            "{before} -> {}",
+            confidence(&q)
+        );
         let pred = hard_labels(&q, 2);
-        let agree = pred.iter().zip(&labels).filter(|(p, l)| **p == usize::from(**l)).count();
+        let agree = pred
+            .iter()
+            .zip(&labels)
+            .filter(|(p, l)| **p == usize::from(**l))
+            .count();
         assert!(agree == 200 || agree == 0, "{agree}");
     }
 }

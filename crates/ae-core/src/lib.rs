@@ -6,8 +6,8 @@
 pub mod ae;
 pub mod cg;
 pub mod config;
-pub mod dec;
 pub mod conv;
+pub mod dec;
 pub mod error;
 pub mod flat;
 pub mod loss;

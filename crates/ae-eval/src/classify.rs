@@ -30,7 +30,9 @@ impl Default for ProbeSpec {
 fn standardize(train: &Features<'_>, other: &Features<'_>) -> (Array2<f64>, Array2<f64>) {
     let a = train.array().mapv(f64::from);
     let b = other.array().mapv(f64::from);
-    let mean = a.mean_axis(Axis(0)).unwrap_or_else(|| Array1::zeros(a.ncols()));
+    let mean = a
+        .mean_axis(Axis(0))
+        .unwrap_or_else(|| Array1::zeros(a.ncols()));
     let sd = a
         .std_axis(Axis(0), 0.0)
         .mapv(|s| if s > 1e-8 { s } else { 1.0 });
@@ -112,7 +114,10 @@ fn nearest(
     const BLOCK: usize = 512;
     for start in (0..queries.len()).step_by(BLOCK) {
         let q = queries.array();
-        let q = q.slice_axis(Axis(0), ndarray::Slice::from(start..(start + BLOCK).min(queries.len())));
+        let q = q.slice_axis(
+            Axis(0),
+            ndarray::Slice::from(start..(start + BLOCK).min(queries.len())),
+        );
         let dots = q.dot(&r.t()); // [block, reference]
         for (i, row) in dots.rows().into_iter().enumerate() {
             let qi = q.row(i);
@@ -188,7 +193,14 @@ mod tests {
 
     #[test]
     fn knn_matches_a_hand_case_and_brute_force() {
-        let train = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [5.0, 5.0], [5.0, 6.0], [6.0, 5.0]];
+        let train = [
+            [0.0, 0.0],
+            [0.0, 1.0],
+            [1.0, 0.0],
+            [5.0, 5.0],
+            [5.0, 6.0],
+            [6.0, 5.0],
+        ];
         let tl = [0u8, 0, 0, 1, 1, 1];
         let flat: Vec<f32> = train.iter().flatten().copied().collect();
         let tr = Features::new("train", &flat, 2).unwrap();
@@ -229,8 +241,14 @@ mod tests {
         // Labels unrelated to the features: chance level on held-out points.
         let (a, b) = (f.head(60), Features::new("t", &x[180..], 3).unwrap());
         let shuffled: Vec<u8> = (0..90).map(|i| ((i * i / 3) % 3) as u8).collect();
-        let acc = linear_probe(&a, &shuffled[..60], &b, &shuffled[60..], ProbeSpec::default())
-            .unwrap();
+        let acc = linear_probe(
+            &a,
+            &shuffled[..60],
+            &b,
+            &shuffled[60..],
+            ProbeSpec::default(),
+        )
+        .unwrap();
         assert!(acc < 0.7, "{acc}");
     }
 }

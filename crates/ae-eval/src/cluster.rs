@@ -63,7 +63,11 @@ mod tests {
         assert_eq!(fit.centroids.len(), 6);
         // Each centroid sits at a blob centre (the jitter averages out to ~0).
         for c in fit.centroids.chunks(2) {
-            assert!(centres.iter().any(|m| (m[0] - c[0]).abs() < 0.5 && (m[1] - c[1]).abs() < 0.5));
+            assert!(
+                centres
+                    .iter()
+                    .any(|m| (m[0] - c[0]).abs() < 0.5 && (m[1] - c[1]).abs() < 0.5)
+            );
         }
         assert!(kmeans(&f, 61, 1, 0).is_err());
     }

@@ -135,18 +135,27 @@ mod tests {
         for bits in [1, 4, 8] {
             let q = Quantizer::fit(&f, bits).unwrap();
             assert_eq!(q.bits_per_code(), 2 * bits as usize);
-            let steps = [1.0 / ((1 << bits) - 1) as f32, 4.0 / ((1 << bits) - 1) as f32];
+            let steps = [
+                1.0 / ((1 << bits) - 1) as f32,
+                4.0 / ((1 << bits) - 1) as f32,
+            ];
             let codes = [0.3f32, -1.7, 0.99, 1.5, 7.0, -9.0];
             let back = q.round_trip(&codes);
             for (i, (&a, &b)) in codes.iter().zip(&back).enumerate() {
                 let j = i % 2;
                 let clamped = a.clamp(q.lo[j], q.hi[j]);
-                assert!((clamped - b).abs() <= steps[j] / 2.0 + 1e-6, "{bits} {a} {b}");
+                assert!(
+                    (clamped - b).abs() <= steps[j] / 2.0 + 1e-6,
+                    "{bits} {a} {b}"
+                );
             }
         }
         // The range ends are exact, and 1 bit gives exactly the two ends.
         let q = Quantizer::fit(&f, 1).unwrap();
-        assert_eq!(q.round_trip(&[0.0, -2.0, 0.6, 1.9]), vec![0.0, -2.0, 1.0, 2.0]);
+        assert_eq!(
+            q.round_trip(&[0.0, -2.0, 0.6, 1.9]),
+            vec![0.0, -2.0, 1.0, 2.0]
+        );
         assert!(Quantizer::fit(&f, 0).is_err());
     }
 
@@ -157,11 +166,16 @@ mod tests {
         let mut state = 12345u64;
         let noisy: Vec<u8> = (0..side * side)
             .map(|_| {
-                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 (state >> 56) as u8
             })
             .collect();
-        let (pb, pn) = (png_size(&blank, side).unwrap(), png_size(&noisy, side).unwrap());
+        let (pb, pn) = (
+            png_size(&blank, side).unwrap(),
+            png_size(&noisy, side).unwrap(),
+        );
         assert!(pb < 120 && pn > 784, "{pb} {pn}");
         let (gb, gn) = (gzip_size(&blank).unwrap(), gzip_size(&noisy).unwrap());
         assert!(gb < 60 && gn > 784, "{gb} {gn}");

@@ -85,7 +85,11 @@ pub fn cluster_accuracy(pred: &[usize], truth: &[u8]) -> Result<f64> {
     // kuhn_munkres needs rows <= columns: pad the smaller side with zero columns.
     let side = clusters.max(classes);
     let weights = Matrix::from_fn(side, side, |(r, c)| {
-        table.get(r).and_then(|row| row.get(c)).copied().unwrap_or(0)
+        table
+            .get(r)
+            .and_then(|row| row.get(c))
+            .copied()
+            .unwrap_or(0)
     });
     let (matched, _) = kuhn_munkres(&weights);
     Ok(matched as f64 / pred.len() as f64)
@@ -160,7 +164,10 @@ mod tests {
         let scores = [3.0, 7.5, 3.0, 12.0, 7.5, 0.5, 7.5, 40.0];
         let pos = [false, true, true, true, false, false, false, true];
         let want = mann_whitney(&scores, &pos);
-        assert!((auroc(&scores, &pos).unwrap() - want).abs() < 1e-6, "{want}");
+        assert!(
+            (auroc(&scores, &pos).unwrap() - want).abs() < 1e-6,
+            "{want}"
+        );
     }
 
     #[test]
