@@ -886,4 +886,53 @@ mod tests {
         }
         assert!(n >= 1);
     }
+
+    #[test]
+    fn eval_tasks_parse_validate_and_pixels_run_once() {
+        let exp = Experiment::parse(&format!(
+            "{GOOD}\n[eval]\ntasks = [\"cluster\", \"tsne\"]\ncluster = {{ restarts = 3 }}\n"
+        ))
+        .unwrap();
+        assert_eq!(exp.eval.tasks, vec![Task::Cluster, Task::Tsne]);
+        assert_eq!(exp.eval.cluster.restarts, 3);
+        assert_eq!(exp.eval.cluster.images, ClusterSpec::default().images);
+        for (bad, field) in [
+            ("tasks = [\"dance\"]", "unknown variant `dance`"),
+            ("anomaly = { classes = [3, 12] }", "contains 12"),
+            (
+                "tsne = { points = 50, perplexity = 30.0 }",
+                "eval.tsne.perplexity",
+            ),
+            ("compress = { bits = [0] }", "eval.compress.bits"),
+            (
+                "denoise = { noises = [{ kind = \"masking\", p = 2.0 }] }",
+                "masking.p",
+            ),
+            ("cluster = { k = 3 }", "unknown field `k`"),
+        ] {
+            let err = Experiment::parse(&format!("{GOOD}\n[eval]\n{bad}\n")).unwrap_err();
+            assert!(format!("{err:#}").contains(field), "{bad}: {err:#}");
+        }
+        let text = GOOD.replace(
+            "[{ kind = \"pca\" }]",
+            "[{ kind = \"pixels\" }, { kind = \"pca\" }]",
+        );
+        let exp = Experiment::parse(&text).unwrap();
+        // pixels: 2 datasets x 2 seeds at 784 only; pca: 2 x 2 code sizes x 2 seeds.
+        let cells = exp.cells();
+        assert_eq!(cells.len(), 4 + 8);
+        assert!(
+            cells
+                .iter()
+                .filter(|c| c.model == ModelSpec::Pixels)
+                .all(|c| c.code_size == PIXELS_CODE)
+        );
+        let err =
+            Experiment::parse(&GOOD.replace("{ kind = \"pca\" }", "{ kind = \"pixels\", k = 1 }"))
+                .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("takes no parameters"),
+            "{err:#}"
+        );
+    }
 }

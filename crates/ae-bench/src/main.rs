@@ -4,6 +4,7 @@ mod artifacts;
 mod backend;
 mod check;
 mod eval;
+mod eval_report;
 mod experiment;
 mod gallery;
 mod plot;

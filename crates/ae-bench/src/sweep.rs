@@ -831,6 +831,7 @@ pub fn write_outputs(
     let rows: Vec<Row> = cells.iter().flat_map(|c| c.rows.iter().cloned()).collect();
     let mut charts = row_charts(run_dir, &rows)?;
     charts.extend(gallery::draw_all(cells, run_dir)?);
+    charts.extend(crate::eval_report::draw_all(&rows, cells, run_dir)?);
     write_summary(run_dir, name, command, &rows, &charts)
 }
 
@@ -870,6 +871,7 @@ fn write_summary(
     charts: &[PathBuf],
 ) -> Result<()> {
     let mut md = report::summary_markdown(name, command, rows);
+    md.push_str(&crate::eval_report::summary_sections(rows));
     if !charts.is_empty() {
         md.push_str("## Charts\n\n");
         for c in charts {
@@ -937,6 +939,12 @@ mod tests {
 
     /// A PCA-only experiment on real MNIST at `code_sizes`, its test split cut to `test`
     /// images, and the options that sweep it into `<dir>/results`.
+    impl SweepOptions {
+        fn with_experiment(self, experiment: PathBuf) -> SweepOptions {
+            SweepOptions { experiment, ..self }
+        }
+    }
+
     fn pca_sweep(dir: &Path, code_sizes: &str, test: usize) -> SweepOptions {
         let exp = dir.join("e.toml");
         std::fs::write(
@@ -1079,5 +1087,116 @@ mod tests {
             format!("{err:#}").contains("experiment `t`, not `u`"),
             "{err:#}"
         );
+    }
+
+    #[test]
+    fn every_eval_task_runs_on_real_data_and_writes_its_outputs() {
+        // Tiny budgets: the point is that every task's path runs end to end on real images
+        // for a baseline, an AE (DEC) and a VAE (likelihood), and that the numbers are sane.
+        let dir = tempfile::tempdir().unwrap();
+        let exp = dir.path().join("evals.toml");
+        std::fs::write(
+            &exp,
+            r#"
+name = "evals"
+datasets = ["mnist"]
+code_sizes = [8]
+models = [
+  { kind = "pixels" },
+  { kind = "pca" },
+  { kind = "vae", arch = { hidden = [64], activation = "relu" } },
+]
+[train]
+epochs = 1
+train_limit = 600
+binarize = true
+[eval]
+test_limit = 300
+tasks = ["denoise", "anomaly", "features", "cluster", "tsne", "generate", "compress"]
+denoise = { noises = [{ kind = "gaussian", sigma = 0.5 }, { kind = "masking", p = 0.5 }] }
+anomaly = { classes = [1], ood = false }
+features = { train_images = 600, probe_iterations = 30 }
+cluster = { images = 300, restarts = 2, dec_epochs = 2 }
+tsne = { points = 120, perplexity = 10.0, iterations = 250 }
+generate = { iwae_k = 8, images = 50 }
+"#,
+        )
+        .unwrap();
+        let out = run(&SweepOptions {
+            jobs: Some(1),
+            ..pca_sweep(dir.path(), "[8]", 300)
+        }
+        .with_experiment(exp))
+        .unwrap();
+        assert_eq!((out.ok, out.failed), (3, 0));
+        let get = |model: &str, metric: &str| {
+            out.rows
+                .iter()
+                .find(|r| r.model == model && r.metric == metric)
+                .unwrap_or_else(|| panic!("{model} {metric} missing"))
+                .value
+        };
+        // The pixel baseline: one cell at 784, no reconstruction-based tasks.
+        assert!(
+            out.rows
+                .iter()
+                .filter(|r| r.model == "pixels")
+                .all(|r| r.code_size == 784)
+        );
+        assert!(
+            !out.rows
+                .iter()
+                .any(|r| r.model == "pixels" && r.metric.starts_with("psnr"))
+        );
+        for (model, metric) in [
+            ("pixels", "probe_acc"),
+            ("pixels", "knn_acc"),
+            ("pca", "knn_acc"),
+            ("pixels", "kmeans_acc"),
+            ("pca", "kmeans_nmi"),
+            ("vae", "dec_acc"),
+            ("pixels", "tsne_knn_acc"),
+            ("pca", "auroc@1"),
+            ("vae", "auroc_mean"),
+        ] {
+            let v = get(model, metric);
+            assert!((0.0..=1.0).contains(&v), "{model} {metric} = {v}");
+        }
+        // Pixels carry class information well above chance (10 %), even at these sizes.
+        assert!(get("pixels", "knn_acc") > 0.6 && get("pixels", "probe_acc") > 0.5);
+        // Digit 1 is the easiest one-class problem for PCA.
+        assert!(get("pca", "auroc@1") > 0.9);
+        // PCA denoises heavy Gaussian noise: its output beats the noisy input.
+        assert!(get("pca", "psnr_denoised@gaussian-0.5") > get("pca", "psnr_noisy@gaussian-0.5"));
+        // Quantising to 4 bits can only lose (on average) against float codes; PNG beats raw.
+        assert!(get("pca", "sse@4") >= get("pca", "sse@32") - 1e-3);
+        assert_eq!(get("pca", "bits@8"), 64.0);
+        assert!(get("pixels", "bits@png") < get("pixels", "bits@raw"));
+        // A Bernoulli NLL in nats per binarized 784-pixel image: positive, below 784 ln 2.
+        let nll = get("vae", "iwae_nll");
+        assert!(nll > 50.0 && nll < 784.0 * 2f64.ln(), "{nll}");
+        for f in [
+            "denoise_psnr.png",
+            "anomaly_auroc.png",
+            "features_accuracy.png",
+            "cluster_accuracy.png",
+            "compress_rate_distortion.png",
+            "tsne_mnist.png",
+            "denoise_mnist.png",
+        ] {
+            assert!(out.run_dir.join(f).is_file(), "{f} missing");
+        }
+        let summary = std::fs::read_to_string(out.run_dir.join("summary.md")).unwrap();
+        for section in [
+            "Task `denoise`",
+            "Task `cluster`",
+            "Deep SVDD",
+            "Task `generate`",
+        ] {
+            assert!(
+                summary.contains(section),
+                "{section} missing from summary.md"
+            );
+        }
     }
 }
