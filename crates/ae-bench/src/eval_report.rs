@@ -367,12 +367,11 @@ pub fn draw_all(rows: &[Row], cells: &[CellRecord], dir: &Path) -> Result<Vec<Pa
                         if let (Some(x), Some(v)) = (level(n), m.get(&format!("psnr_denoised@{n}")))
                         {
                             pts.push((x, mean(v)));
-                            if noisy.len() < noises.len() && ds == d {
-                                if let Some(nv) = m.get(&format!("psnr_noisy@{n}")) {
-                                    if !noisy.iter().any(|p: &(f64, f64)| p.0 == x) {
-                                        noisy.push((x, mean(nv)));
-                                    }
-                                }
+                            if let Some(nv) = m.get(&format!("psnr_noisy@{n}"))
+                                && ds == d
+                                && !noisy.iter().any(|p: &(f64, f64)| p.0 == x)
+                            {
+                                noisy.push((x, mean(nv)));
                             }
                         }
                     }
