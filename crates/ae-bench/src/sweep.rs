@@ -158,7 +158,9 @@ fn resumable(dir: &Path, exp: &Experiment) -> Result<PathBuf> {
             dir.display()
         );
     }
-    let now = serde_json::to_value(exp)?;
+    // Through text, as the stored run.json was: f32 fields (noise levels) then read back
+    // the same (0.1, not 0.10000000149).
+    let now: serde_json::Value = serde_json::from_str(&serde_json::to_string(exp)?)?;
     for field in ["train", "eval"] {
         if json["experiment"][field] != now[field] {
             bail!(
