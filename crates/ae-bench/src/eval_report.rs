@@ -604,7 +604,7 @@ fn draw_pictures(cells: &[CellRecord], dir: &Path, many: bool) -> Result<Vec<Pat
             .collect();
         if !scatters.is_empty() {
             let path = dir.join(format!("tsne_{d}.png"));
-            crate::gallery::code_scatter(d, &scatters, &path)?;
+            crate::gallery::code_scatter(d, "t-SNE of test codes", &scatters, &path)?;
             written.push(path);
         }
         // Histograms of log10 SSE, in and out of distribution.

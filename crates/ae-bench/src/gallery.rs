@@ -104,7 +104,7 @@ pub fn draw_all(cells: &[CellRecord], dir: &Path) -> Result<Vec<PathBuf>> {
     }
     for (dataset, panels) in scatters {
         let path = dir.join(format!("codes_{dataset}_k2.png"));
-        code_scatter(dataset, &panels, &path)?;
+        code_scatter(dataset, "2-D test codes", &panels, &path)?;
         written.push(path);
     }
     Ok(written)
@@ -125,7 +125,12 @@ const FASHION_CLASSES: [&str; 10] = [
 ];
 
 /// One panel per model: its 2-D test codes coloured by class, a shared class legend.
-pub fn code_scatter(dataset: &str, panels: &[(&str, &Codes2d)], path: &Path) -> Result<()> {
+pub fn code_scatter(
+    dataset: &str,
+    what: &str,
+    panels: &[(&str, &Codes2d)],
+    path: &Path,
+) -> Result<()> {
     register_font();
     let cols = panels.len().clamp(1, 4);
     let grid_rows = panels.len().div_ceil(cols).max(1);
@@ -145,7 +150,7 @@ pub fn code_scatter(dataset: &str, panels: &[(&str, &Codes2d)], path: &Path) -> 
     let (legend, body) = root.split_vertically(header as u32);
     legend
         .draw(&Text::new(
-            format!("{dataset}: 2-D test codes, coloured by class"),
+            format!("{dataset}: {what}, coloured by class"),
             (10, 10),
             ("sans-serif", 18).into_font(),
         ))
