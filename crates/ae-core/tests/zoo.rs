@@ -221,6 +221,29 @@ fn same_seed_same_numbers() {
 }
 
 #[test]
+fn dynamic_binarization_is_seeded_and_changes_the_targets() {
+    let _serial = serial();
+    let data = fixture();
+    let d = Default::default();
+    let checked = AeConfig::Deep { arch: arch(&[12]) }.check(16, 4).unwrap();
+    let spec = |binarize| TrainSpec {
+        epochs: 2,
+        batch_size: 16,
+        binarize,
+        ..TrainSpec::default()
+    };
+    let run = |b| {
+        fit::<A>(&checked, &spec(b), 3, &data, &d, &mut |_| {})
+            .unwrap()
+            .1
+    };
+    let (a, b, gray) = (run(true), run(true), run(false));
+    assert_eq!(a.epochs[1].train_recon, b.epochs[1].train_recon);
+    assert_ne!(a.epochs[1].train_recon, gray.epochs[1].train_recon);
+    assert!(a.epochs.iter().all(|e| e.train_recon.is_finite()));
+}
+
+#[test]
 fn non_finite_loss_is_a_typed_error() {
     let _serial = serial();
     let data = fixture();
