@@ -122,6 +122,22 @@ pub fn noise_label(c: &ae_data::Corruption) -> String {
     }
 }
 
+/// `f` applied to `[batch, cols]` slices of the row-major `values`, results concatenated.
+fn batched<B: Backend>(
+    values: &[f32],
+    cols: usize,
+    batch: usize,
+    device: &B::Device,
+    f: impl Fn(Tensor<B, 2>) -> Tensor<B, 2>,
+) -> Result<Vec<f32>> {
+    let mut out = Vec::new();
+    for chunk in values.chunks(batch.max(1) * cols) {
+        let x = from_slice::<B>(chunk, chunk.len() / cols, cols, device);
+        out.extend(to_vec(f(x))?);
+    }
+    Ok(out)
+}
+
 /// Codes of `images` (`[n, dim]`), in batches: `[n, code]`.
 pub fn codes<B: Backend, C: Codec<B>>(
     codec: &C,
@@ -130,16 +146,7 @@ pub fn codes<B: Backend, C: Codec<B>>(
     batch: usize,
     device: &B::Device,
 ) -> Result<Vec<f32>> {
-    let mut out = Vec::with_capacity(images.len() / dim * codec.code_size());
-    for chunk in images.chunks(batch.max(1) * dim) {
-        out.extend(to_vec(codec.encode(from_slice::<B>(
-            chunk,
-            chunk.len() / dim,
-            dim,
-            device,
-        )))?);
-    }
-    Ok(out)
+    batched(images, dim, batch, device, |x| codec.encode(x))
 }
 
 /// Reconstructions of `inputs`, in batches.
@@ -150,16 +157,7 @@ fn reconstruct<B: Backend, C: Codec<B>>(
     batch: usize,
     device: &B::Device,
 ) -> Result<Vec<f32>> {
-    let mut out = Vec::with_capacity(inputs.len());
-    for chunk in inputs.chunks(batch.max(1) * dim) {
-        out.extend(to_vec(codec.reconstruct(from_slice::<B>(
-            chunk,
-            chunk.len() / dim,
-            dim,
-            device,
-        )))?);
-    }
-    Ok(out)
+    batched(inputs, dim, batch, device, |x| codec.reconstruct(x))
 }
 
 /// Sum of squared errors of each image.
@@ -421,16 +419,7 @@ fn decode_all<B: Backend, C: Codec<B>>(
     batch: usize,
     device: &B::Device,
 ) -> Result<Vec<f32>> {
-    let mut out = Vec::new();
-    for chunk in codes.chunks(batch.max(1) * k) {
-        out.extend(to_vec(codec.decode(from_slice::<B>(
-            chunk,
-            chunk.len() / k,
-            k,
-            device,
-        )))?);
-    }
-    Ok(out)
+    batched(codes, k, batch, device, |z| codec.decode(z))
 }
 
 /// The tasks only an autoencoder has: DEC fine-tuning of its encoder (on autodiff

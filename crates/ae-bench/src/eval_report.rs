@@ -227,6 +227,18 @@ struct Line {
     reference: bool,
 }
 
+impl Line {
+    /// A model's series: PCA dashed, as in the other charts.
+    fn of_model(name: String, points: Vec<(f64, f64)>, model: &str) -> Line {
+        Line {
+            name,
+            points,
+            dashed: model == "pca",
+            reference: false,
+        }
+    }
+}
+
 /// One chart panel.
 struct Panel {
     title: String,
@@ -376,12 +388,7 @@ pub fn draw_all(rows: &[Row], cells: &[CellRecord], dir: &Path) -> Result<Vec<Pa
                         }
                     }
                     if !pts.is_empty() {
-                        lines.push(Line {
-                            name: series_name(model, *k, many),
-                            points: pts,
-                            dashed: model == "pca",
-                            reference: false,
-                        });
+                        lines.push(Line::of_model(series_name(model, *k, many), pts, model));
                     }
                 }
                 if !noisy.is_empty() {
@@ -417,12 +424,7 @@ pub fn draw_all(rows: &[Row], cells: &[CellRecord], dir: &Path) -> Result<Vec<Pa
                     })
                     .collect();
                 if !pts.is_empty() {
-                    lines.push(Line {
-                        name: series_name(model, *k, many),
-                        points: pts,
-                        dashed: model == "pca",
-                        reference: false,
-                    });
+                    lines.push(Line::of_model(series_name(model, *k, many), pts, model));
                 }
             }
             if d == "mnist" {
