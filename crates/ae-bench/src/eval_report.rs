@@ -330,6 +330,73 @@ fn line_panels(panels: &[Panel], x_desc: &str, y_desc: &str, path: &Path) -> Res
     Ok(())
 }
 
+/// Horizontal bars, one per series (its last point's value), sorted, in a panel each.
+fn bar_panels(panels: &[Panel], x_desc: &str, path: &Path) -> Result<()> {
+    register_font();
+    let cols = panels.len().clamp(1, 2);
+    let rows = panels.len().div_ceil(cols).max(1);
+    let bars = panels.iter().map(|p| p.lines.len()).max().unwrap_or(1);
+    let size = (cols as u32 * 620, rows as u32 * (90 + 24 * bars as u32));
+    let root = BitMapBackend::new(path, size).into_drawing_area();
+    let err = |e: DrawingAreaErrorKind<_>| anyhow!("drawing failed: {e:?}");
+    root.fill(&WHITE).map_err(err)?;
+    for (panel, area) in panels.iter().zip(root.split_evenly((rows, cols))) {
+        let mut vals: Vec<(&str, f64, bool)> = panel
+            .lines
+            .iter()
+            .filter_map(|l| l.points.last().map(|p| (l.name.as_str(), p.1, l.reference)))
+            .collect();
+        vals.sort_by(|a, b| a.1.total_cmp(&b.1));
+        let top = vals.iter().map(|v| v.1).fold(0f64, f64::max) * 1.08;
+        let n = vals.len();
+        let mut chart = ChartBuilder::on(&area)
+            .caption(&panel.title, ("sans-serif", 17))
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(110)
+            .build_cartesian_2d(0f64..top.max(1e-9), (0..n).into_segmented())
+            .map_err(err)?;
+        let names: Vec<&str> = vals.iter().map(|v| v.0).collect();
+        chart
+            .configure_mesh()
+            .x_desc(x_desc)
+            .y_labels(n)
+            .y_label_formatter(&|v: &SegmentValue<usize>| match v {
+                SegmentValue::CenterOf(i) => names.get(*i).map_or(String::new(), |s| s.to_string()),
+                _ => String::new(),
+            })
+            .label_style(("sans-serif", 13))
+            .disable_y_mesh()
+            .draw()
+            .map_err(err)?;
+        for (i, &(_, v, reference)) in vals.iter().enumerate() {
+            let c = if reference {
+                BLACK.to_rgba()
+            } else {
+                series_color(0)
+            };
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [
+                        (0.0, SegmentValue::Exact(i)),
+                        (v, SegmentValue::Exact(i + 1)),
+                    ],
+                    c.mix(0.8).filled(),
+                )))
+                .map_err(err)?;
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    format!("{v:.1}"),
+                    (v, SegmentValue::CenterOf(i)),
+                    ("sans-serif", 12).into_font(),
+                )))
+                .map_err(err)?;
+        }
+    }
+    root.present().map_err(err)?;
+    Ok(())
+}
+
 fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len().max(1) as f64
 }
@@ -499,7 +566,12 @@ pub fn draw_all(rows: &[Row], cells: &[CellRecord], dir: &Path) -> Result<Vec<Pa
             }
         }
         let path = dir.join(format!("{name}_accuracy.png"));
-        line_panels(&panels, "code size", "accuracy (%)", &path)?;
+        if many {
+            line_panels(&panels, "code size", "accuracy (%)", &path)?;
+        } else {
+            // One code size: a line per model would be a single dot; bars read better.
+            bar_panels(&panels, "accuracy (%)", &path)?;
+        }
         written.push(path);
     }
 
