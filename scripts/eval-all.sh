@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every evaluation task of `ae-bench eval` with its committed experiment file
-# (experiments/eval-<task>.toml) into results/<date>-eval-<task>/. About 40 minutes on
+# (experiments/eval-<task>.toml) into results/<date>-eval-<task>/. About 60 minutes on
 # 2 cores; pass extra arguments (e.g. `--set train.epochs=1`) to every run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
