@@ -197,15 +197,25 @@ impl BackendJob for EvalPca<'_> {
             eval::per_image_sse(&c, self.test.images, dim, self.batch, &device)
         };
         let (metrics, pics) = eval::run_tasks(&codec, self.tasks, Some(&one_class), &device)?;
-        let art = if self.artifacts {
-            let mut a = artifacts::of_codec::<B, _>(&codec, self.test, &device)?;
-            a.set_tasks(pics);
-            Some(a)
-        } else {
-            None
-        };
+        let art = codec_pictures(&codec, self.test, self.artifacts, pics, &device)?;
         Ok((m, art, metrics))
     }
+}
+
+/// A baseline codec's pictures with its tasks' ones, when this cell keeps pictures.
+fn codec_pictures<B: Backend, C: ae_core::Codec<B>>(
+    codec: &C,
+    test: &TestView<'_>,
+    keep: bool,
+    tasks: eval::TaskPictures,
+    device: &B::Device,
+) -> Result<Option<Artifacts>> {
+    if !keep {
+        return Ok(None);
+    }
+    let mut a = artifacts::of_codec::<B, _>(codec, test, device)?;
+    a.set_tasks(tasks);
+    Ok(Some(a))
 }
 
 /// The raw-pixel baseline: only the tasks.
@@ -220,13 +230,7 @@ impl BackendJob for EvalPixels<'_> {
     fn run<B: Backend>(self, device: B::Device) -> Result<Self::Output> {
         let codec = eval::Identity { dim: self.test.dim };
         let (metrics, pics) = eval::run_tasks::<B, _>(&codec, self.tasks, None, &device)?;
-        let art = if self.artifacts {
-            let mut a = artifacts::of_codec::<B, _>(&codec, self.test, &device)?;
-            a.set_tasks(pics);
-            Some(a)
-        } else {
-            None
-        };
+        let art = codec_pictures::<B, _>(&codec, self.test, self.artifacts, pics, &device)?;
         Ok((art, metrics))
     }
 }
