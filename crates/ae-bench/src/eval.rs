@@ -213,7 +213,6 @@ pub fn run_tasks<B: Backend, C: Codec<B>>(
         ctx.bar.set_message(format!("eval {}", task.name()));
         match task {
             Task::Denoise if !pixels => {
-                let mut shown_kinds = Vec::new();
                 for (i, noise) in ctx.spec.denoise.noises.iter().enumerate() {
                     let label = noise_label(noise);
                     let noisy = noise.apply(ctx.test.images, ctx.seed ^ ((i as u64) << 40));
@@ -236,7 +235,6 @@ pub fn run_tasks<B: Backend, C: Codec<B>>(
                         .filter(|n| std::mem::discriminant(*n) == kind)
                         .collect();
                     if ctx.pictures && std::ptr::eq(same[same.len() / 2], noise) {
-                        shown_kinds.push(kind);
                         let n = DENOISE_SHOWN * dim;
                         pics.denoise.push(DenoiseShow {
                             noise: label,
