@@ -51,6 +51,11 @@ def time_ae(model, batch, steps, warmup):
         loss.backward()
         opt.step()
 
+    return timed(step, steps, warmup)
+
+
+def timed(step, steps, warmup):
+    """Seconds for `steps` calls of `step` after `warmup` untimed ones."""
     for _ in range(warmup):
         step()
     t = time.perf_counter()
@@ -79,12 +84,7 @@ def time_rbm(batch, steps, warmup):
         dhb = mom * dhb + lr * (h0 - h1).mean(0)
         w, vb, hb = w + dw, vb + dvb, hb + dhb
 
-    for _ in range(warmup):
-        step()
-    t = time.perf_counter()
-    for _ in range(steps):
-        step()
-    return time.perf_counter() - t
+    return timed(step, steps, warmup)
 
 
 def main():
