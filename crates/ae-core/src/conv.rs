@@ -10,6 +10,7 @@ use burn::tensor::activation::{relu, sigmoid};
 
 use crate::ae::recon_loss;
 use crate::config::ReconLoss;
+use crate::kernel::linear;
 use crate::model::{AeOutput, Autoencoder, Codec};
 
 /// Per stage a 3×3 conv (same padding) + ReLU + 2×2 max-pool, halving the side; the last
@@ -100,7 +101,8 @@ impl<B: Backend> ConvDecoder<B> {
         let inner = self.side >> self.channels.len();
         let c = self.channels.last().copied().unwrap_or(1);
         // [batch, c, inner, inner]
-        let mut h: Tensor<B, 4> = relu(self.from_code.forward(z)).reshape([batch, c, inner, inner]);
+        let mut h: Tensor<B, 4> =
+            relu(linear(&self.from_code, z)).reshape([batch, c, inner, inner]);
         let last = self.deconvs.len() - 1;
         for (i, d) in self.deconvs.iter().enumerate() {
             h = d.forward(h);
@@ -148,7 +150,7 @@ impl<B: Backend> Codec<B> for ConvAe<B> {
     }
 
     fn encode(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-        self.to_code.forward(self.encoder.forward(x)) // [batch, code]
+        linear(&self.to_code, self.encoder.forward(x)) // [batch, code]
     }
 
     fn decode(&self, z: Tensor<B, 2>) -> Tensor<B, 2> {

@@ -10,6 +10,7 @@ pub mod conv;
 pub mod dec;
 pub mod error;
 pub mod flat;
+pub mod kernel;
 pub mod loss;
 pub mod metrics;
 pub mod mlp;

@@ -103,7 +103,7 @@ impl<B: Backend> Mlp<B> {
     /// `[batch, sizes[0]]` -> `[batch, sizes[last]]`.
     pub fn forward(&self, mut x: Tensor<B, 2>) -> Tensor<B, 2> {
         for (layer, act) in self.layers.iter().zip(&self.activations) {
-            x = act.forward(layer.forward(x));
+            x = act.forward(crate::kernel::linear(layer, x));
         }
         x
     }

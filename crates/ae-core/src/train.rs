@@ -7,7 +7,7 @@ use std::time::Instant;
 use ae_data::{Batches, Split};
 use burn::module::AutodiffModule;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, GradientsParams, Optimizer, SgdConfig};
+use burn::optim::{GradientsParams, Optimizer, SgdConfig};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
@@ -238,7 +238,7 @@ pub fn fit_from<B: AutodiffBackend>(
         OptimizerSpec::Adam => run.go(
             model,
             &mut BurnStep {
-                optim: AdamConfig::new().init(),
+                optim: crate::kernel::FusedAdam::init(),
                 lr: spec.lr,
             },
             progress,

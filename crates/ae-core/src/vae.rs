@@ -8,6 +8,7 @@ use burn::tensor::activation::sigmoid;
 use crate::ae::recon_loss;
 use crate::config::{AeConfig, CheckedAe, ReconLoss};
 use crate::conv::{ConvDecoder, ConvEncoder};
+use crate::kernel::linear;
 use crate::loss::{bce_with_logits_rows, gaussian_kl_rows};
 use crate::mlp::{Mlp, MlpConfig};
 use crate::model::{AeOutput, Autoencoder, Codec};
@@ -92,7 +93,7 @@ impl<B: Backend> Vae<B> {
             VaeBody::Mlp(m) => m.forward(x),
             VaeBody::Conv(c) => c.forward(x),
         };
-        (self.mu.forward(h.clone()), self.logvar.forward(h))
+        (linear(&self.mu, h.clone()), linear(&self.logvar, h))
     }
 
     /// Decoder logits, `[batch, latent]` -> `[batch, dim]`.
