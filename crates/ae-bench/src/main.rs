@@ -226,6 +226,11 @@ enum DataCommand {
     },
 }
 
+/// glibc's malloc hands the large per-step tensors back to the OS and page-faults them in
+/// again every training step (12 % of a conv-AE step); mimalloc keeps them.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     // Print the error chain as one readable message; a backtrace helps no user here.
     match run(Cli::parse()) {

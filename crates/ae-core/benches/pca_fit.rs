@@ -5,6 +5,10 @@ use ae_core::Pca;
 use ae_data::DatasetKind;
 use criterion::{Criterion, criterion_group, criterion_main};
 
+/// What the ae-bench binary uses (see the workspace Cargo.toml).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn pca(c: &mut Criterion) {
     let mut g = c.benchmark_group("mnist");
     g.sample_size(10);

@@ -2,14 +2,19 @@
 //! (batch 128, BCE from logits) on each CPU backend: the measurement behind the choice of
 //! the embedded default backend (README, "Backends").
 
+use ae_core::kernel::FusedAdam;
 use ae_core::loss::bce_with_logits_per_image;
 use ae_core::mlp::{Activation, Mlp, MlpConfig};
 use burn::backend::{Autodiff, Flex, NdArray};
-use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::optim::{GradientsParams, Optimizer};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::backend::AutodiffBackend;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+/// What the ae-bench binary uses (see the workspace Cargo.toml).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Module, Debug)]
 struct DeepAe<B: Backend> {
@@ -37,8 +42,8 @@ fn deep_ae<B: Backend>(device: &B::Device) -> DeepAe<B> {
 fn bench_backend<B: AutodiffBackend>(c: &mut Criterion, name: &str) {
     let device = B::Device::default();
     B::seed(&device, 0);
-    let mut model = deep_ae::<B>(&device);
-    let mut optim = AdamConfig::new().init::<B, DeepAe<B>>();
+    let mut slot = Some(deep_ae::<B>(&device));
+    let mut optim = FusedAdam::init::<B, DeepAe<B>>();
     let batch = 128;
     let x = Tensor::<B, 2>::random([batch, 784], Distribution::Uniform(0.0, 1.0), &device);
     let mut group = c.benchmark_group("deep_ae_train_step_784_1000_500_250_30_b128");
@@ -46,10 +51,12 @@ fn bench_backend<B: AutodiffBackend>(c: &mut Criterion, name: &str) {
     group.sample_size(20);
     group.bench_function(name, |b| {
         b.iter(|| {
+            // Moved, not cloned, as in ae_core::train: a shared parameter would be copied.
+            let model = slot.take().expect("model");
             let logits = model.decoder.forward(model.encoder.forward(x.clone()));
             let loss = bce_with_logits_per_image(logits, x.clone());
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(1e-3, model.clone(), grads);
+            slot = Some(optim.step(1e-3, model, grads));
         })
     });
     group.finish();

@@ -2,14 +2,19 @@
 //! 7 tracks besides the deep MLP of `train_step.rs`: the convolutional AE and the VAE,
 //! built from the same configs as the experiment files, on each CPU backend.
 
+use ae_core::kernel::FusedAdam;
 use ae_core::model::Autoencoder;
 use ae_core::{AeConfig, AnyAe};
 use burn::backend::{Autodiff, Flex, NdArray};
-use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::optim::{GradientsParams, Optimizer};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::backend::AutodiffBackend;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+/// What the ae-bench binary uses (see the workspace Cargo.toml).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// (name, config as written in experiments/*.toml, code size).
 const MODELS: [(&str, &str, usize); 2] = [
@@ -31,18 +36,21 @@ fn bench_backend<B: AutodiffBackend>(c: &mut Criterion, backend: &str) {
     for (name, json, code) in MODELS {
         let config: AeConfig = serde_json::from_str(json).expect("valid config");
         let checked = config.check(784, code).expect("valid shape");
-        let mut model: AnyAe<B> =
+        let model: AnyAe<B> =
             ae_core::noise::init_seeded::<B, _>(&device, 0, || checked.init::<B>(&device));
-        let mut optim = AdamConfig::new().init::<B, AnyAe<B>>();
+        let mut slot = Some(model);
+        let mut optim = FusedAdam::init::<B, AnyAe<B>>();
         let x = Tensor::<B, 2>::random([batch, 784], Distribution::Uniform(0.0, 1.0), &device);
         let mut group = c.benchmark_group(format!("{name}_train_step_b128"));
         group.throughput(Throughput::Elements(batch as u64));
         group.sample_size(10);
         group.bench_function(backend, |b| {
             b.iter(|| {
+                // Moved, not cloned, as in ae_core::train: a shared parameter would be copied.
+                let model = slot.take().expect("model");
                 let out = model.loss(x.clone());
                 let grads = GradientsParams::from_grads(out.total.backward(), &model);
-                model = optim.step(1e-3, model.clone(), grads);
+                slot = Some(optim.step(1e-3, model, grads));
             })
         });
         group.finish();

@@ -12,6 +12,9 @@ use std::time::Instant;
 
 type B = Autodiff<Flex>;
 
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let kind = args.next().unwrap_or_else(|| "conv".into());
@@ -39,7 +42,7 @@ fn main() {
     for _ in 0..steps {
         let out = model.loss(x.clone());
         let grads = GradientsParams::from_grads(out.total.backward(), &model);
-        model = optim.step(1e-3, model.clone(), grads);
+        model = optim.step(1e-3, model, grads);
     }
     let secs = start.elapsed().as_secs_f64();
     println!(

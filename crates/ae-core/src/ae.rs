@@ -125,8 +125,11 @@ impl<B: Backend> MlpAe<B> {
                 let layers = self.encoder.layers().iter().rev();
                 for ((layer, b), act) in layers.zip(&t.biases).zip(&t.activations) {
                     // [batch, out] x [out, in] -> [batch, in]
-                    let y = crate::kernel::matmul(x, layer.weight.val().transpose());
-                    x = act.forward(y + b.val().unsqueeze_dim(0));
+                    x = act.forward(crate::kernel::affine(
+                        x,
+                        layer.weight.val().transpose(),
+                        b.val(),
+                    ));
                 }
                 x
             }

@@ -20,7 +20,7 @@ use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, binary};
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, binary, unary};
 use burn::backend::flex::FlexTensor;
 use burn::backend::{Autodiff, Flex};
 use burn::module::AutodiffModule;
@@ -77,12 +77,43 @@ pub fn matmul<B: Backend>(lhs: Tensor<B, 2>, rhs: Tensor<B, 2>) -> Tensor<B, 2> 
     lhs.matmul(rhs)
 }
 
-/// A dense layer through [`matmul`]: `x [batch, in] -> [batch, out]`.
+/// `x [m, k] @ weight [k, n] + bias [n]` in one kernel on the flex backends (the bias
+/// is the output's starting value), `matmul(x, weight) + bias` elsewhere.
+pub fn affine<B: Backend>(
+    x: Tensor<B, 2>,
+    weight: Tensor<B, 2>,
+    bias: Tensor<B, 1>,
+) -> Tensor<B, 2> {
+    type Args<B> = (Tensor<B, 2>, Tensor<B, 2>, Tensor<B, 1>);
+    let args = match cast::<_, Args<Flex>>((x, weight, bias)) {
+        Ok((x, w, b)) => {
+            let prim = |t: Tensor<Flex, 2>| t.into_primitive().tensor();
+            let out = flex_affine(prim(x), prim(w), Some(b.into_primitive().tensor()));
+            return same(Tensor::<Flex, 2>::from_primitive(TensorPrimitive::Float(
+                out,
+            )));
+        }
+        Err(args) => args,
+    };
+    let (x, w, b) = match cast::<_, Args<AdFlex>>(args) {
+        Ok((x, w, b)) => {
+            let prim = |t: Tensor<AdFlex, 2>| t.into_primitive().tensor();
+            let out = autodiff_affine(prim(x), prim(w), b.into_primitive().tensor());
+            return same(Tensor::<AdFlex, 2>::from_primitive(TensorPrimitive::Float(
+                out,
+            )));
+        }
+        Err(args) => args,
+    };
+    x.matmul(w) + b.unsqueeze_dim(0)
+}
+
+/// A dense layer through [`affine`]: `x [batch, in] -> [batch, out]`.
 pub fn linear<B: Backend>(layer: &Linear<B>, x: Tensor<B, 2>) -> Tensor<B, 2> {
-    let y = matmul(x, layer.weight.val()); // weights are stored [in, out]
+    // burn stores the weight [in, out].
     match &layer.bias {
-        Some(b) => y + b.val().unsqueeze_dim(0),
-        None => y,
+        Some(b) => affine(x, layer.weight.val(), b.val()),
+        None => matmul(x, layer.weight.val()),
     }
 }
 
@@ -117,8 +148,14 @@ fn view(t: &FlexTensor) -> Option<MatRef<'_, f32>> {
     }
 }
 
-/// The product of two flex matrices; flex's own kernel for layouts faer cannot view.
+/// The product of two flex matrices.
 fn flex_matmul(lhs: FlexTensor, rhs: FlexTensor) -> FlexTensor {
+    flex_affine(lhs, rhs, None)
+}
+
+/// `lhs rhs + bias` (bias broadcast over rows), the bias written into the output before
+/// faer accumulates the product onto it; flex's own kernel for what faer cannot view.
+fn flex_affine(lhs: FlexTensor, rhs: FlexTensor, bias: Option<FlexTensor>) -> FlexTensor {
     let lhs = if view(&lhs).is_none() {
         lhs.to_contiguous()
     } else {
@@ -129,25 +166,102 @@ fn flex_matmul(lhs: FlexTensor, rhs: FlexTensor) -> FlexTensor {
     } else {
         rhs
     };
-    let (Some(a), Some(b)) = (view(&lhs), view(&rhs)) else {
-        return Flex::float_matmul(lhs, rhs);
+    let bias = bias.map(contiguous);
+    let bias_row = bias.as_ref().and_then(|b| b.as_slice::<f32>());
+    let (Some(a), Some(b), true) = (view(&lhs), view(&rhs), bias.is_none() || bias_row.is_some())
+    else {
+        let y = Flex::float_matmul(lhs, rhs);
+        return match bias {
+            Some(b) => {
+                let n = b.layout().shape()[0];
+                Flex::float_add(y, b.reshape(burn::tensor::Shape::new([1, n])))
+            }
+            None => y,
+        };
     };
     let (m, n) = (a.nrows(), b.ncols());
     assert_eq!(a.ncols(), b.nrows(), "matmul: inner dimensions differ");
-    if m * n * a.ncols() < FAER_MIN_MACS {
-        return Flex::float_matmul(lhs, rhs);
-    }
-    let mut out = vec![0.0f32; m * n];
+    let (mut out, accum) = match bias_row {
+        Some(row) => (row.repeat(m), Accum::Add),
+        None => (vec![0.0f32; m * n], Accum::Replace),
+    };
+    // Threads cost more than they save on small products (the VAE's code layers).
+    let par = if m * n * a.ncols() < FAER_MIN_MACS {
+        Par::Seq
+    } else {
+        // 0 = the current rayon pool's size, so a sweep cell's pool bounds it.
+        Par::rayon(0)
+    };
     faer_matmul(
         MatMut::from_row_major_slice_mut(&mut out, m, n),
-        Accum::Replace,
+        accum,
         a,
         b,
         1.0,
-        // 0 = the current rayon pool's size, so a sweep cell's pool bounds it.
-        Par::rayon(0),
+        par,
     );
     FlexTensor::from_data(TensorData::new(out, [m, n]))
+}
+
+/// Column sums of a `[m, n]` gradient: `1ᵀ g`, the bias gradient of [`flex_affine`].
+fn column_sums(grad: FlexTensor) -> FlexTensor {
+    let m = grad.layout().shape()[0];
+    let ones = FlexTensor::from_data(TensorData::new(vec![1.0f32; m], [1, m]));
+    let sums = flex_matmul(ones, grad);
+    let n = sums.layout().shape()[1];
+    sums.reshape(burn::tensor::Shape::new([n]))
+}
+
+/// The autodiff step of [`flex_affine`] with a bias: d x = g Wᵀ, d W = xᵀ g, d b = 1ᵀ g.
+#[derive(Debug)]
+struct FaerAffine;
+
+impl Backward<Flex, 3> for FaerAffine {
+    /// x (for d W) and W (for d x), kept only when that gradient is wanted.
+    type State = (Option<NodeId>, Option<NodeId>);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 3>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let (x, w) = ops.state;
+        let x: Option<FlexTensor> = x.map(|id| checkpointer.retrieve_node_output(id));
+        let w: Option<FlexTensor> = w.map(|id| checkpointer.retrieve_node_output(id));
+        let [node_x, node_w, node_b] = ops.parents;
+        let grad = grads.consume::<Flex>(&ops.node);
+        if let Some(node) = node_b {
+            grads.register::<Flex>(node.id, column_sums(grad.clone()));
+        }
+        if let (Some(node), Some(x)) = (node_w, x) {
+            grads.register::<Flex>(node.id, flex_matmul(x.transpose(0, 1), grad.clone()));
+        }
+        if let (Some(node), Some(w)) = (node_x, w) {
+            grads.register::<Flex>(node.id, flex_matmul(grad, w.transpose(0, 1)));
+        }
+    }
+}
+
+fn autodiff_affine(x: AdTensor, w: AdTensor, b: AdTensor) -> AdTensor {
+    let (x_tracked, w_tracked) = (x.is_tracked(), w.is_tracked());
+    match FaerAffine
+        .prepare::<NoCheckpointing>([x.node.clone(), w.node.clone(), b.node.clone()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(mut prep) => {
+            let x_state = w_tracked.then(|| prep.checkpoint(&x));
+            let w_state = x_tracked.then(|| prep.checkpoint(&w));
+            prep.finish(
+                (x_state, w_state),
+                flex_affine(x.primitive, w.primitive, Some(b.primitive)),
+            )
+        }
+        OpsKind::UnTracked(prep) => {
+            prep.finish(flex_affine(x.primitive, w.primitive, Some(b.primitive)))
+        }
+    }
 }
 
 /// The autodiff step of [`flex_matmul`]: d lhs = grad rhsᵀ, d rhs = lhsᵀ grad.
@@ -312,6 +426,442 @@ impl<B: Backend> SimpleOptimizer<B> for FusedAdam {
     }
 }
 
+/// A data-movement op with a hand-written flex kernel and backward, for the layers whose
+/// composition from burn ops spends its time in flex's element-by-element strided copies.
+trait FlexUnary: Clone + Send + std::fmt::Debug + 'static {
+    /// The output for a contiguous f32 input `x` of shape `dims`, and the op holding
+    /// what its backward pass needs.
+    fn forward(&self, x: &[f32], dims: &[usize]) -> (FlexTensor, Self);
+    /// The input gradient from the output gradient (contiguous f32).
+    fn backward(&self, grad: &[f32]) -> Vec<f32>;
+}
+
+/// A contiguous f32 host view of a flex tensor (copied only if it is a strided view).
+fn contiguous(t: FlexTensor) -> FlexTensor {
+    if t.is_contiguous() && t.layout().start_offset() == 0 {
+        t
+    } else {
+        t.to_contiguous()
+    }
+}
+
+fn flex_unary<Op: FlexUnary>(op: &Op, x: FlexTensor) -> (FlexTensor, Op) {
+    let x = contiguous(x);
+    let dims = x.layout().shape().to_vec();
+    let data = x.as_slice::<f32>().expect("f32 checked by the caller");
+    op.forward(data, &dims)
+}
+
+fn flex_tensor(values: Vec<f32>, dims: Vec<usize>) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, dims))
+}
+
+/// The autodiff step of a [`FlexUnary`]: its state is the op after its forward pass.
+#[derive(Debug)]
+struct UnaryStep<Op>(std::marker::PhantomData<Op>);
+
+impl<Op: FlexUnary> Backward<Flex, 1> for UnaryStep<Op> {
+    type State = (Op, Vec<usize>);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 1>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let (op, in_dims) = ops.state;
+        unary::<Flex, _>(ops.parents, ops.node, grads, |grad| {
+            let grad = contiguous(grad);
+            let g = op.backward(grad.as_slice::<f32>().expect("f32 gradient"));
+            FlexTensor::from_data(TensorData::new(g, in_dims))
+        });
+    }
+}
+
+/// Applies `op` on the flex backends (with its backward on `Autodiff<Flex>`) and
+/// `fallback`, the same function written with burn ops, everywhere else.
+fn apply_unary<B: Backend, const I: usize, const O: usize, Op: FlexUnary>(
+    op: Op,
+    x: Tensor<B, I>,
+    fallback: impl FnOnce(Tensor<B, I>) -> Tensor<B, O>,
+) -> Tensor<B, O> {
+    if x.dtype() != DType::F32 {
+        return fallback(x);
+    }
+    let x = match cast::<_, Tensor<Flex, I>>(x) {
+        Ok(x) => {
+            let (out, _) = flex_unary(&op, x.into_primitive().tensor());
+            return same(Tensor::<Flex, O>::from_primitive(TensorPrimitive::Float(
+                out,
+            )));
+        }
+        Err(x) => x,
+    };
+    let x = match cast::<_, Tensor<AdFlex, I>>(x) {
+        Ok(x) => {
+            let x = x.into_primitive().tensor();
+            let in_dims = x.primitive.layout().shape().to_vec();
+            let prep = UnaryStep::<Op>(std::marker::PhantomData)
+                .prepare::<NoCheckpointing>([x.node.clone()])
+                .compute_bound()
+                .stateful();
+            let out = match prep {
+                OpsKind::Tracked(prep) => {
+                    let (out, state) = flex_unary(&op, x.primitive);
+                    prep.finish((state, in_dims), out)
+                }
+                OpsKind::UnTracked(prep) => prep.finish(flex_unary(&op, x.primitive).0),
+            };
+            return same(Tensor::<AdFlex, O>::from_primitive(TensorPrimitive::Float(
+                out,
+            )));
+        }
+        Err(x) => x,
+    };
+    fallback(x)
+}
+
+/// Splits `len` items of `chunk` elements each across the rayon pool.
+const IMAGES_PER_TASK: usize = 8;
+
+/// The nine shifted copies of a zero-padded `[batch, h, w, c]` map side by side:
+/// `[batch·h·w, 9·c]`, columns ordered (dy, dx, channel), the input of a 3×3 "same"
+/// convolution as one matrix product.
+pub fn im2col3x3<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 2> {
+    apply_unary(Im2col::default(), x, |x| {
+        let [batch, h, w, c] = x.dims();
+        let padded = Tensor::zeros([batch, h + 2, w + 2, c], &x.device())
+            .slice_assign([0..batch, 1..h + 1, 1..w + 1, 0..c], x);
+        let taps = (0..9)
+            .map(|t| {
+                let (dy, dx) = (t / 3, t % 3);
+                padded
+                    .clone()
+                    .slice([0..batch, dy..dy + h, dx..dx + w, 0..c])
+            })
+            .collect();
+        Tensor::cat(taps, 3).reshape([batch * h * w, 9 * c])
+    })
+}
+
+#[derive(Clone, Debug, Default)]
+struct Im2col {
+    dims: [usize; 4],
+}
+
+impl Im2col {
+    /// For each output row (pixel) and tap, the input pixel it reads, if inside the map.
+    fn taps(&self) -> impl Fn(usize, usize, usize) -> Option<(usize, usize)> + use<> {
+        let [_, h, w, _] = self.dims;
+        move |y, x, t| {
+            let (yy, xx) = ((y + t / 3).checked_sub(1)?, (x + t % 3).checked_sub(1)?);
+            (yy < h && xx < w).then_some((yy, xx))
+        }
+    }
+}
+
+impl FlexUnary for Im2col {
+    fn forward(&self, x: &[f32], dims: &[usize]) -> (FlexTensor, Self) {
+        let op = Im2col {
+            dims: [dims[0], dims[1], dims[2], dims[3]],
+        };
+        let [batch, h, w, c] = op.dims;
+        let mut out = vec![0.0f32; batch * h * w * 9 * c];
+        let tap = op.taps();
+        out.par_chunks_mut(IMAGES_PER_TASK * h * w * 9 * c)
+            .zip(x.par_chunks(IMAGES_PER_TASK * h * w * c))
+            .for_each(|(out, x)| {
+                for (img_out, img) in out.chunks_mut(h * w * 9 * c).zip(x.chunks(h * w * c)) {
+                    for (p, row) in img_out.chunks_mut(9 * c).enumerate() {
+                        let (y, xp) = (p / w, p % w);
+                        for (t, dst) in row.chunks_mut(c).enumerate() {
+                            if let Some((yy, xx)) = tap(y, xp, t) {
+                                let src = (yy * w + xx) * c;
+                                dst.copy_from_slice(&img[src..src + c]);
+                            }
+                        }
+                    }
+                }
+            });
+        (flex_tensor(out, vec![batch * h * w, 9 * c]), op)
+    }
+
+    fn backward(&self, grad: &[f32]) -> Vec<f32> {
+        let [batch, h, w, c] = self.dims;
+        let mut out = vec![0.0f32; batch * h * w * c];
+        let tap = self.taps();
+        out.par_chunks_mut(IMAGES_PER_TASK * h * w * c)
+            .zip(grad.par_chunks(IMAGES_PER_TASK * h * w * 9 * c))
+            .for_each(|(out, grad)| {
+                for (img, img_grad) in out.chunks_mut(h * w * c).zip(grad.chunks(h * w * 9 * c)) {
+                    for (p, row) in img_grad.chunks(9 * c).enumerate() {
+                        let (y, xp) = (p / w, p % w);
+                        for (t, src) in row.chunks(c).enumerate() {
+                            if let Some((yy, xx)) = tap(y, xp, t) {
+                                let dst = (yy * w + xx) * c;
+                                for (d, s) in img[dst..dst + c].iter_mut().zip(src) {
+                                    *d += s;
+                                }
+                            }
+                        }
+                    }
+                }
+            });
+        out
+    }
+}
+
+/// 2×2 max-pool with stride 2 on `[batch, h, w, c]` (even h, w) -> `[batch, h/2, w/2, c]`;
+/// the gradient goes to the first maximum of each window.
+pub fn max_pool2<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 4> {
+    apply_unary(MaxPool2::default(), x, |x| {
+        let [batch, h, w, c] = x.dims();
+        let (rows, cols) = (batch * h / 2, w / 2);
+        // [batch·h/2, row in pair, w/2, (column in pair, c)]
+        let x = x.reshape([rows, 2, cols, 2 * c]);
+        let top = x.clone().slice([0..rows, 0..1, 0..cols, 0..2 * c]);
+        let bottom = x.slice([0..rows, 1..2, 0..cols, 0..2 * c]);
+        // Ties go to the first argument, as the flex kernel's do.
+        let pair = bottom.max_pair(top);
+        let left = pair.clone().slice([0..rows, 0..1, 0..cols, 0..c]);
+        let right = pair.slice([0..rows, 0..1, 0..cols, c..2 * c]);
+        right.max_pair(left).reshape([batch, h / 2, w / 2, c])
+    })
+}
+
+#[derive(Clone, Debug, Default)]
+struct MaxPool2 {
+    dims: [usize; 4],
+    /// Index within its image of each output's maximum.
+    argmax: std::sync::Arc<Vec<u32>>,
+}
+
+impl FlexUnary for MaxPool2 {
+    fn forward(&self, x: &[f32], dims: &[usize]) -> (FlexTensor, Self) {
+        let [batch, h, w, c] = [dims[0], dims[1], dims[2], dims[3]];
+        let (ho, wo) = (h / 2, w / 2);
+        let per_img = ho * wo * c;
+        let mut out = vec![0.0f32; batch * per_img];
+        let mut arg = vec![0u32; batch * per_img];
+        out.par_chunks_mut(per_img)
+            .zip(arg.par_chunks_mut(per_img))
+            .enumerate()
+            .for_each(|(n, (out, arg))| {
+                let base = n * h * w * c;
+                for i in 0..ho {
+                    for j in 0..wo {
+                        let o = (i * wo + j) * c;
+                        let corners = [(0, 0), (0, 1), (1, 0), (1, 1)]
+                            .map(|(dy, dx)| base + ((2 * i + dy) * w + 2 * j + dx) * c);
+                        for ch in 0..c {
+                            let mut best = corners[0] + ch;
+                            for &k in &corners[1..] {
+                                if x[k + ch] > x[best] {
+                                    best = k + ch;
+                                }
+                            }
+                            out[o + ch] = x[best];
+                            arg[o + ch] = u32::try_from(best - base).expect("image under 2^32");
+                        }
+                    }
+                }
+            });
+        let op = MaxPool2 {
+            dims: [batch, h, w, c],
+            argmax: std::sync::Arc::new(arg),
+        };
+        (flex_tensor(out, vec![batch, ho, wo, c]), op)
+    }
+
+    fn backward(&self, grad: &[f32]) -> Vec<f32> {
+        let [_, h, w, c] = self.dims;
+        let per_img = (h / 2) * (w / 2) * c;
+        let mut out = vec![0.0f32; self.dims.iter().product()];
+        out.par_chunks_mut(h * w * c)
+            .zip(grad.par_chunks(per_img))
+            .zip(self.argmax.par_chunks(per_img))
+            .for_each(|((out, grad), arg)| {
+                for (&i, &g) in arg.iter().zip(grad) {
+                    out[i as usize] += g;
+                }
+            });
+        out
+    }
+}
+
+/// `[batch, h, w, 4·c]` with channels ordered (dy, dx, channel) -> `[batch, 2h, 2w, c]`:
+/// each pixel becomes a 2×2 block, the output of a stride-2 2×2 transposed convolution.
+pub fn depth_to_space2<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 4> {
+    apply_unary(DepthToSpace2::default(), x, |x| {
+        let [batch, h, w, c4] = x.dims();
+        let c = c4 / 4;
+        x.reshape([batch, h, w, 2, 2 * c])
+            .swap_dims(2, 3)
+            .reshape([batch, 2 * h, 2 * w, c])
+    })
+}
+
+#[derive(Clone, Debug, Default)]
+struct DepthToSpace2 {
+    dims: [usize; 4],
+}
+
+impl DepthToSpace2 {
+    /// Calls `copy(src, dst, len)` for every contiguous run: input pixel (n, i, j), half
+    /// dy -> output row 2i + dy, columns 2j and 2j + 1.
+    fn runs(&self, mut copy: impl FnMut(usize, usize, usize)) {
+        let [batch, h, w, c4] = self.dims;
+        let c2 = c4 / 2;
+        for n in 0..batch {
+            for i in 0..h {
+                for j in 0..w {
+                    for dy in 0..2 {
+                        let src = ((n * h + i) * w + j) * c4 + dy * c2;
+                        let dst = ((n * 2 * h + 2 * i + dy) * 2 * w + 2 * j) * (c4 / 4);
+                        copy(src, dst, c2);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl FlexUnary for DepthToSpace2 {
+    fn forward(&self, x: &[f32], dims: &[usize]) -> (FlexTensor, Self) {
+        let op = DepthToSpace2 {
+            dims: [dims[0], dims[1], dims[2], dims[3]],
+        };
+        let mut out = vec![0.0f32; x.len()];
+        op.runs(|src, dst, len| out[dst..dst + len].copy_from_slice(&x[src..src + len]));
+        let [batch, h, w, c4] = op.dims;
+        (flex_tensor(out, vec![batch, 2 * h, 2 * w, c4 / 4]), op)
+    }
+
+    fn backward(&self, grad: &[f32]) -> Vec<f32> {
+        let mut out = vec![0.0f32; grad.len()];
+        self.runs(|src, dst, len| out[src..src + len].copy_from_slice(&grad[dst..dst + len]));
+        out
+    }
+}
+
+/// eˣ in f32 (Cephes' `expf`: range reduction by ln 2, a degree-7 polynomial, 2ⁿ by
+/// exponent bits): within 2 ulp, and plain arithmetic, so loops over it vectorise.
+#[inline(always)]
+fn exp_f32(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    // ln 2 split so n·LN2_HI is exact for |n| < 2⁹.
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    let x = x.clamp(-87.3, 88.3);
+    let n = (x * LOG2E + 0.5).floor();
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let p = ((((1.987_569_1e-4 * r + 1.398_2e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
+        + 1.666_666_5e-1)
+        * r
+        + 0.5;
+    let e = p * r * r + r + 1.0;
+    // n ∈ [-126, 127] after the clamp: a normal exponent.
+    e * f32::from_bits(((n as i32 + 127) as u32) << 23)
+}
+
+/// The logistic function; on flex one vectorised pass forward and one backward
+/// (y (1 − y) g from the saved output) instead of burn's libm `expf` per element and
+/// three tensor ops in the backward pass.
+pub fn sigmoid<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
+    apply_unary(Sigmoid::default(), x, burn::tensor::activation::sigmoid)
+}
+
+#[derive(Clone, Debug, Default)]
+struct Sigmoid {
+    /// y = σ(x), shared with the output tensor.
+    output: Option<FlexTensor>,
+}
+
+/// Elements per rayon task of the elementwise kernels.
+const ELEMS_PER_TASK: usize = 1 << 14;
+
+impl FlexUnary for Sigmoid {
+    fn forward(&self, x: &[f32], dims: &[usize]) -> (FlexTensor, Self) {
+        let mut y = vec![0.0f32; x.len()];
+        y.par_chunks_mut(ELEMS_PER_TASK)
+            .zip(x.par_chunks(ELEMS_PER_TASK))
+            .for_each(|(y, x)| {
+                pulp::Arch::new().dispatch(
+                    #[inline(always)]
+                    || {
+                        for (y, &x) in y.iter_mut().zip(x) {
+                            *y = 1.0 / (1.0 + exp_f32(-x));
+                        }
+                    },
+                )
+            });
+        let y = flex_tensor(y, dims.to_vec());
+        (y.clone(), Sigmoid { output: Some(y) })
+    }
+
+    fn backward(&self, grad: &[f32]) -> Vec<f32> {
+        let output = self.output.as_ref().expect("set by forward");
+        let y: &[f32] = output.as_slice().expect("contiguous f32 output");
+        let mut out = vec![0.0f32; grad.len()];
+        out.par_chunks_mut(ELEMS_PER_TASK)
+            .zip(grad.par_chunks(ELEMS_PER_TASK))
+            .zip(y.par_chunks(ELEMS_PER_TASK))
+            .for_each(|((out, g), y)| {
+                pulp::Arch::new().dispatch(
+                    #[inline(always)]
+                    || {
+                        for ((o, &g), &y) in out.iter_mut().zip(g).zip(y) {
+                            *o = g * y * (1.0 - y);
+                        }
+                    },
+                )
+            });
+        out
+    }
+}
+
+/// A heavy-ball step with L2 weight decay, `v ← μ v + η (g − λ w)`, `w ← w + v`, returning
+/// `(w, v)`: one pass in place on flex (the RBM's update of its 784×1000 weights was six
+/// tensor ops), the same formula in burn ops elsewhere.
+pub fn momentum_step<B: Backend, const D: usize>(
+    w: Tensor<B, D>,
+    v: Tensor<B, D>,
+    g: Tensor<B, D>,
+    [lr, momentum, decay]: [f32; 3],
+) -> (Tensor<B, D>, Tensor<B, D>) {
+    let args = match cast::<_, [Tensor<Flex, D>; 3]>([w, v, g]) {
+        Ok([w, v, g]) if w.dtype() == DType::F32 => {
+            let (shape, device) = (w.shape(), w.device());
+            let host =
+                |t: Tensor<Flex, D>| -> Vec<f32> { t.into_data().into_vec().expect("f32 checked") };
+            let (mut w, mut v, g) = (host(w), host(v), host(g));
+            w.par_chunks_mut(ELEMS_PER_TASK)
+                .zip(v.par_chunks_mut(ELEMS_PER_TASK))
+                .zip(g.par_chunks(ELEMS_PER_TASK))
+                .for_each(|((w, v), g)| {
+                    pulp::Arch::new().dispatch(
+                        #[inline(always)]
+                        || {
+                            for ((w, v), &g) in w.iter_mut().zip(v.iter_mut()).zip(g) {
+                                *v = momentum * *v + lr * (g - decay * *w);
+                                *w += *v;
+                            }
+                        },
+                    )
+                });
+            let tensor = |x: Vec<f32>| {
+                Tensor::<Flex, D>::from_data(TensorData::new(x, shape.clone()), &device)
+            };
+            return same((tensor(w), tensor(v)));
+        }
+        Ok(args) => same::<_, [Tensor<B, D>; 3]>(args),
+        Err(args) => args,
+    };
+    let [w, v, g] = args;
+    let v = v * momentum + (g - w.clone() * decay) * lr;
+    (w + v.clone(), v)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -426,6 +976,142 @@ mod tests {
                 .zip(data(p0))
                 .any(|(a, b)| (a - b).abs() > 1e-3)
         );
+    }
+
+    /// Output and input gradient of `f` under a random upstream weighting `r`.
+    fn value_and_grad<B: AutodiffBackend, const I: usize, const O: usize>(
+        x: TensorData,
+        f: impl Fn(Tensor<B, I>) -> Tensor<B, O>,
+    ) -> (Vec<f32>, Vec<f32>) {
+        let dev = Default::default();
+        let x = Tensor::<B, I>::from_data(x, &dev).require_grad();
+        let y = f(x.clone());
+        // A fixed, backend-independent weighting of the outputs.
+        let n = y.shape().num_elements();
+        let r: Vec<f32> = (0..n)
+            .map(|i| ((i * 7919) % 13) as f32 / 6.0 - 1.0)
+            .collect();
+        let r = Tensor::<B, 1>::from_data(TensorData::new(r, [n]), &dev).reshape(y.shape());
+        let g = (y.clone() * r).sum().backward();
+        let y = y.into_data().to_vec().unwrap();
+        (y, x.grad(&g).unwrap().into_data().to_vec().unwrap())
+    }
+
+    /// Each hand-written flex kernel (forward and backward) equals the same function
+    /// written with burn ops and differentiated by burn, on ndarray.
+    #[test]
+    fn kernels_match_burn_ops_and_their_gradients() {
+        fn check<const I: usize, const O: usize>(
+            dims: [usize; I],
+            f_flex: impl Fn(Tensor<AdFlex, I>) -> Tensor<AdFlex, O>,
+            f_ref: impl Fn(Tensor<Autodiff<NdArray>, I>) -> Tensor<Autodiff<NdArray>, O>,
+        ) {
+            let x = Tensor::<NdArray, I>::random(
+                dims,
+                Distribution::Uniform(-3.0, 3.0),
+                &Default::default(),
+            );
+            let (yf, gf) = value_and_grad::<AdFlex, I, O>(x.to_data(), f_flex);
+            let (yr, gr) = value_and_grad::<Autodiff<NdArray>, I, O>(x.into_data(), f_ref);
+            close(yf, yr);
+            close(gf, gr);
+        }
+        check([2, 5, 4, 3], im2col3x3, |x| {
+            let [b, h, w, c] = x.dims();
+            let padded = Tensor::zeros([b, h + 2, w + 2, c], &x.device())
+                .slice_assign([0..b, 1..h + 1, 1..w + 1, 0..c], x);
+            let taps = (0..9)
+                .map(|t| {
+                    padded
+                        .clone()
+                        .slice([0..b, t / 3..t / 3 + h, t % 3..t % 3 + w, 0..c])
+                })
+                .collect();
+            Tensor::cat(taps, 3).reshape([b * h * w, 9 * c])
+        });
+        check([3, 4, 6, 2], max_pool2, |x| {
+            let nchw = x.permute([0, 3, 1, 2]);
+            burn::tensor::module::max_pool2d(nchw, [2, 2], [2, 2], [0, 0], [1, 1], false)
+                .permute([0, 2, 3, 1])
+        });
+        check([2, 3, 2, 12], depth_to_space2, |x| {
+            let [b, h, w, c4] = x.dims();
+            let c = c4 / 4;
+            x.reshape([b, h, w, 2, 2, c])
+                .permute([0, 1, 3, 2, 4, 5])
+                .reshape([b, 2 * h, 2 * w, c])
+        });
+        check([7, 33], sigmoid, burn::tensor::activation::sigmoid);
+    }
+
+    /// The fused affine op's three gradients equal burn's for `x W + b`.
+    #[test]
+    fn affine_gradients_match_reference() {
+        fn grads<B: AutodiffBackend>(d: [TensorData; 3]) -> [Vec<f32>; 4] {
+            let dev = Default::default();
+            let [x, w, b] = d;
+            let x = Tensor::<B, 2>::from_data(x, &dev).require_grad();
+            let w = Tensor::<B, 2>::from_data(w, &dev).require_grad();
+            let b = Tensor::<B, 1>::from_data(b, &dev).require_grad();
+            let y = affine(x.clone(), w.clone(), b.clone());
+            let g = y.clone().tanh().sum().backward();
+            let v = |t: TensorData| t.to_vec::<f32>().unwrap();
+            [
+                v(y.into_data()),
+                v(x.grad(&g).unwrap().into_data()),
+                v(w.grad(&g).unwrap().into_data()),
+                v(b.grad(&g).unwrap().into_data()),
+            ]
+        }
+        let dev = Default::default();
+        let d = || {
+            [
+                Tensor::<NdArray, 2>::random([6, 9], Distribution::Default, &dev).into_data(),
+                Tensor::<NdArray, 2>::random([9, 4], Distribution::Default, &dev).into_data(),
+                Tensor::<NdArray, 1>::random([4], Distribution::Default, &dev).into_data(),
+            ]
+        };
+        let inputs = d();
+        let flex = grads::<AdFlex>(inputs.clone());
+        let reference = grads::<Autodiff<NdArray>>(inputs);
+        for (f, r) in flex.into_iter().zip(reference) {
+            close(f, r);
+        }
+    }
+
+    /// e^x of the vectorised kernel against f64 over the whole useful range.
+    #[test]
+    fn exp_is_accurate() {
+        for i in -8700..=8800 {
+            let x = i as f32 * 0.01;
+            let (got, want) = (exp_f32(x) as f64, (x as f64).exp());
+            assert!(
+                ((got - want) / want).abs() < 3e-7,
+                "exp({x}) = {got}, want {want}"
+            );
+        }
+    }
+
+    /// The in-place momentum step equals its formula in burn ops on ndarray.
+    #[test]
+    fn momentum_step_matches_reference() {
+        let dev = Default::default();
+        let t = || Tensor::<NdArray, 2>::random([70, 40], Distribution::Default, &dev);
+        let (w, v, g) = (t(), t(), t());
+        let hp = [0.1, 0.9, 2e-4];
+        let (rw, rv) = momentum_step(w.clone(), v.clone(), g.clone(), hp);
+        let flex = |t: &Tensor<NdArray, 2>| Tensor::<Flex, 2>::from_data(t.to_data(), &FlexDevice);
+        let (fw, fv) = momentum_step(flex(&w), flex(&v), flex(&g), hp);
+        close(data(fw), data(rw.clone()));
+        close(data(fv), data(rv.clone()));
+        // The reference is the formula itself, computed element by element.
+        let (w, v, g) = (data(w), data(v), data(g));
+        let v1: Vec<f32> = (0..w.len())
+            .map(|i| 0.9 * v[i] + 0.1 * (g[i] - 2e-4 * w[i]))
+            .collect();
+        let w1: Vec<f32> = (0..w.len()).map(|i| w[i] + v1[i]).collect();
+        close(data(rv), v1);
+        close(data(rw), w1);
     }
 
     /// The dispatch leaves other backends on burn's matmul and gets shapes right there too.

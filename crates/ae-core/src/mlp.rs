@@ -24,7 +24,7 @@ impl Activation {
     /// Applies the nonlinearity elementwise.
     pub fn forward<B: Backend, const D: usize>(self, x: Tensor<B, D>) -> Tensor<B, D> {
         match self {
-            Activation::Sigmoid => activation::sigmoid(x),
+            Activation::Sigmoid => crate::kernel::sigmoid(x),
             Activation::Tanh => activation::tanh(x),
             Activation::Relu => activation::relu(x),
             Activation::Linear => x,

@@ -6,6 +6,10 @@ use std::path::Path;
 use ae_data::DatasetKind;
 use criterion::{Criterion, criterion_group, criterion_main};
 
+/// What the ae-bench binary uses (see the workspace Cargo.toml).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn load(c: &mut Criterion) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data");
     let mut group = c.benchmark_group("load_mnist_gz");

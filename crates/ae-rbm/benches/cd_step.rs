@@ -7,6 +7,10 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
+/// What the ae-bench binary uses (see the workspace Cargo.toml).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn bench_backend<B: Backend>(c: &mut Criterion, name: &str) {
     let device = B::Device::default();
     B::seed(&device, 0);

@@ -1,9 +1,10 @@
 //! One RBM layer: Bernoulli or Gaussian (unit-variance) visible units, Bernoulli or linear
 //! (unit-variance Gaussian) hidden units, trained by CD-k with momentum and L2 weight decay.
 
+use ae_core::kernel::{affine, matmul, momentum_step, sigmoid};
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use burn::tensor::activation::{sigmoid, softplus};
+use burn::tensor::activation::softplus;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{RbmError, Result};
@@ -135,7 +136,7 @@ impl<B: Backend> Rbm<B> {
 
     /// E[h | v]: σ(vW + c) for binary hidden units, vW + c for linear ones. `[batch, hidden]`.
     pub fn hidden_mean(&self, v: Tensor<B, 2>) -> Tensor<B, 2> {
-        let a = v.matmul(self.w.clone()) + self.hb.clone();
+        let a = affine(v, self.w.clone(), self.hb.clone().squeeze_dim(0));
         match self.config.hidden_units {
             HiddenUnits::Bernoulli => sigmoid(a),
             HiddenUnits::Linear => a,
@@ -144,7 +145,11 @@ impl<B: Backend> Rbm<B> {
 
     /// E[v | h]: σ(hWᵀ + b) for binary visible units, hWᵀ + b for Gaussian ones. `[batch, visible]`.
     pub fn visible_mean(&self, h: Tensor<B, 2>) -> Tensor<B, 2> {
-        let a = h.matmul(self.w.clone().transpose()) + self.vb.clone();
+        let a = affine(
+            h,
+            self.w.clone().transpose(),
+            self.vb.clone().squeeze_dim(0),
+        );
         match self.config.visible_units {
             VisibleUnits::Bernoulli => sigmoid(a),
             VisibleUnits::Gaussian => a,
@@ -198,18 +203,26 @@ impl<B: Backend> Rbm<B> {
             vk = self.visible_mean(h);
             phk = self.hidden_mean(vk.clone());
         }
-        // <v h>_data − <v h>_model, averaged over the batch.
-        let gw = (v0.clone().transpose().matmul(ph0.clone())
-            - vk.clone().transpose().matmul(phk.clone()))
-            / n;
+        // <v h>_data − <v h>_model, averaged over the batch, as one product:
+        // [v0; vk]ᵀ [ph0; −phk].
+        let gw = matmul(
+            Tensor::cat(vec![v0.clone(), vk.clone()], 0).transpose(),
+            Tensor::cat(vec![ph0.clone(), phk.clone().neg()], 0),
+        ) / n;
         let gvb = (v0 - vk).mean_dim(0);
         let ghb = (ph0 - phk).mean_dim(0);
-        self.dw = self.dw.clone() * p.momentum + (gw - self.w.clone() * p.weight_decay) * p.lr;
-        self.dvb = self.dvb.clone() * p.momentum + gvb * p.lr;
-        self.dhb = self.dhb.clone() * p.momentum + ghb * p.lr;
-        self.w = self.w.clone() + self.dw.clone();
-        self.vb = self.vb.clone() + self.dvb.clone();
-        self.hb = self.hb.clone() + self.dhb.clone();
+        let (lr, mom, decay) = (p.lr as f32, p.momentum as f32, p.weight_decay as f32);
+        // Moved out, not cloned, so the step can update them in place.
+        let take = |t: &mut Tensor<B, 2>| {
+            let device = t.device();
+            std::mem::replace(t, Tensor::zeros([1, 1], &device))
+        };
+        let (w, dw) = (take(&mut self.w), take(&mut self.dw));
+        (self.w, self.dw) = momentum_step(w, dw, gw, [lr, mom, decay]);
+        let (vb, dvb) = (take(&mut self.vb), take(&mut self.dvb));
+        (self.vb, self.dvb) = momentum_step(vb, dvb, gvb, [lr, mom, 0.0]);
+        let (hb, dhb) = (take(&mut self.hb), take(&mut self.dhb));
+        (self.hb, self.dhb) = momentum_step(hb, dhb, ghb, [lr, mom, 0.0]);
         Ok(CdStats { recon_sse })
     }
 }
