@@ -1,45 +1,85 @@
 #!/usr/bin/env bash
-# Same-machine, same-run A/B of our training steps (criterion, flex backend) against the
-# PyTorch twins in scripts/torch_reference.py (same shapes, float32, batch, 2 threads),
-# alternating A B A B. Writes results/bench/<date>-vs-torch/{raw/,summary.md,command.txt}.
-# The PyTorch side installs into a venv this script creates (CI does not run it).
+# Same-machine, same-run A/B of `ae-bench bench` against its PyTorch twin
+# scripts/torch_reference.py (same shapes, float32, batch, Adam, thread count), alternating
+# A B A B, then a table of examples/s with the ratio and the GFLOP/s each achieves against
+# the machine's practical peak (MKL sgemm 2048^3 on the same threads, measured in the run).
+#
+#   scripts/bench-vs-torch.sh [--steps N] [--threads T] [--rounds R] [--backend B ...]
+#
+# Writes results/bench/<date>-vs-torch/{raw/*.csv,summary.md,command.txt}. The PyTorch side
+# installs (torch, scikit-learn) into a venv this script creates, .venv-torch or $TORCH_VENV;
+# CI does not run it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-venv=${TORCH_VENV:-.venv-torch}
-[ -x "$venv/bin/python" ] || { python3 -m venv "$venv" && "$venv/bin/pip" install --quiet torch; }
-out="results/bench/$(date +%F)-vs-torch"
-mkdir -p "$out/raw"
-echo "$0 $*" > "$out/command.txt"
-export RAYON_NUM_THREADS=2
-for round in 1 2; do
-  for b in "ae-core train_step deep_ae" "ae-core zoo_step conv_ae_16_32_k30" "ae-rbm cd_step rbm_cd1"; do
-    set -- $b
-    cargo bench -q -p "$1" --bench "$2" -- "$3.*flex" 2>/dev/null | grep -A2 "flex" > "$out/raw/ours-$2-$round.txt" || true
-  done
-  "$venv/bin/python" scripts/torch_reference.py --threads 2 --steps 50 2>/dev/null > "$out/raw/torch-$round.csv"
+steps=50 threads=2 rounds=2 backends=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --steps) steps=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
+    --backend) backends+=(--backend "$2"); shift 2 ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
 done
-python3 - "$out" <<'PY'
-import glob, re, sys, statistics
+[ ${#backends[@]} -gt 0 ] || backends=(--backend flex)
+venv=${TORCH_VENV:-.venv-torch}
+if ! "$venv/bin/python" -c "import torch, sklearn" 2>/dev/null; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet torch scikit-learn numpy
+fi
+# Append-only: a second run on the same day gets its own folder.
+out="results/bench/$(date +%F)-vs-torch"
+n=1
+while [ -e "$out" ]; do n=$((n + 1)); out="results/bench/$(date +%F)-vs-torch-$n"; done
+mkdir -p "$out/raw"
+echo "$0 --steps $steps --threads $threads --rounds $rounds ${backends[*]}" > "$out/command.txt"
+cargo build --release -q -p ae-bench
+# Both sides get exactly $threads threads and no more (rayon pool / torch.set_num_threads).
+export OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads
+for round in $(seq "$rounds"); do
+  echo "round $round: ae-bench bench" >&2
+  target/release/ae-bench bench --steps "$steps" --threads "$threads" "${backends[@]}" \
+    > "$out/raw/ours-$round.csv"
+  echo "round $round: PyTorch" >&2
+  "$venv/bin/python" scripts/torch_reference.py --steps "$steps" --threads "$threads" \
+    2>/dev/null > "$out/raw/torch-$round.csv"
+done
+{
+  echo "- machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs; threads used: $threads"
+  echo "- torch $("$venv/bin/python" -c 'import torch; print(torch.__version__)' 2>/dev/null),"\
+    "$(target/release/ae-bench --version), git $(git rev-parse --short HEAD)"
+} > "$out/machine.txt"
+"$venv/bin/python" - "$out" <<'PY'
+import csv, glob, statistics, sys
 out = sys.argv[1]
-def ours(bench):
-    v = []
-    for f in glob.glob(f"{out}/raw/ours-{bench}-*.txt"):
-        m = re.search(r"thrpt:\s*\[\S+ \S+ (\S+) (\S*)elem/s", open(f).read())
-        if m:
-            v.append(float(m.group(1)) * (1000 if m.group(2) == "K" else 1))
-    return statistics.mean(v) if v else float("nan")
-torch = {}
-for f in glob.glob(f"{out}/raw/torch-*.csv"):
-    for line in open(f):
-        name, *_, sps = line.strip().split(",")
-        torch.setdefault(name, []).append(float(sps))
-rows = [("deep AE 784-1000-500-250-30, Adam, b128", "train_step", "deep_ae_784_1000_500_250_30"),
-        ("conv AE 16-32, k=30, Adam, b128", "zoo_step", "conv_ae_16_32_k30"),
-        ("RBM 784x1000 CD-1, b100", "cd_step", "rbm_cd1_784x1000")]
+rows = []
+for f in sorted(glob.glob(f"{out}/raw/*.csv")):
+    rows += [r for r in csv.DictReader(line for line in open(f) if not line.startswith("#"))]
+rate = {}
+flop = {}
+for r in rows:
+    rate.setdefault((r["implementation"], r["backend"], r["workload"]), []).append(float(r["examples_per_s"]))
+    if r["flop_per_example"]:
+        flop[r["workload"]] = float(r["flop_per_example"])
+peak = statistics.mean(rate.get(("pytorch", "cpu", "sgemm_2048"), [float("nan")]))
+reference = {w: (impl, statistics.mean(v)) for (impl, b, w), v in rate.items() if impl != "burn"}
 with open(f"{out}/summary.md", "w") as s:
-    s.write("| workload | ours (flex) samples/s | PyTorch samples/s | ours / PyTorch |\n|---|---:|---:|---:|\n")
-    for label, bench, tname in rows:
-        a, b = ours(bench), statistics.mean(torch.get(tname, [float("nan")]))
-        s.write(f"| {label} | {a:,.0f} | {b:,.0f} | {a / b:.2f} |\n")
+    s.write(open(f"{out}/machine.txt").read() + "\n")
+    s.write(f"Practical peak (MKL sgemm 2048³, same threads): **{peak:.0f} GFLOP/s**. "
+            "GFLOP/s count matrix-product FLOPs only (ae-bench `Workload::flop_per_example`).\n\n")
+    s.write("| workload | ours (backend) | ours examples/s | reference | reference examples/s "
+            "| ours / reference | ours GFLOP/s (% peak) | reference GFLOP/s (% peak) |\n"
+            "|---|---|---:|---|---:|---:|---:|---:|\n")
+    for (impl, backend, w), v in sorted(rate.items(), key=lambda kv: kv[0][2]):
+        if impl != "burn":
+            continue
+        ours = statistics.mean(v)
+        ref_impl, ref = reference.get(w, ("-", float("nan")))
+        f = flop.get(w, float("nan"))
+        g, gr = ours * f / 1e9, ref * f / 1e9
+        s.write(f"| {w} | {backend} | {ours:,.0f} | {ref_impl} | {ref:,.0f} | **{ours / ref:.2f}** "
+                f"| {g:.0f} ({100 * g / peak:.0f} %) | {gr:.0f} ({100 * gr / peak:.0f} %) |\n")
+    s.write(f"\nMeans of {len(glob.glob(f'{out}/raw/ours-*.csv'))} alternating rounds; "
+            "raw rows in `raw/`, command in `command.txt`.\n")
 print(open(f"{out}/summary.md").read())
 PY

@@ -2,6 +2,7 @@
 
 mod artifacts;
 mod backend;
+mod bench;
 mod check;
 mod eval;
 mod eval_report;
@@ -187,6 +188,29 @@ enum Command {
         /// Compare these metrics instead of the default set (repeatable).
         #[arg(long = "metric")]
         metrics: Vec<String>,
+    },
+    /// Time fixed-step training of the workloads PyTorch is compared with
+    /// (scripts/torch_reference.py; scripts/bench-vs-torch.sh alternates both and writes
+    /// results/bench/<date>-vs-torch/). Prints CSV rows.
+    Bench {
+        /// Backends (repeatable).
+        #[arg(long, value_enum, default_values_t = [BackendKind::Flex])]
+        backend: Vec<BackendKind>,
+        /// Workloads (repeatable); all by default.
+        #[arg(long, value_enum)]
+        workload: Vec<bench::Workload>,
+        /// Timed steps per workload (fits for PCA).
+        #[arg(long, default_value_t = 50)]
+        steps: usize,
+        /// Untimed warm-up steps first.
+        #[arg(long, default_value_t = 5)]
+        warmup: usize,
+        /// Threads (give PyTorch the same number).
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// Also write the CSV to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Dataset management.
     Data {
@@ -416,6 +440,41 @@ fn run(cli: Cli) -> Result<()> {
             };
             let (na, nb) = (a.display().to_string(), b.display().to_string());
             print!("{}", runs::compare(&ra, &rb, &chosen, (&na, &nb)));
+        }
+        Command::Bench {
+            backend,
+            workload,
+            steps,
+            warmup,
+            threads,
+            out,
+        } => {
+            let spec = bench::BenchSpec {
+                backends: backend,
+                workloads: if workload.is_empty() {
+                    bench::Workload::ALL.to_vec()
+                } else {
+                    workload
+                },
+                steps,
+                warmup,
+                threads,
+            };
+            let rows = bench::run(&spec, |r| {
+                eprintln!(
+                    "{:<28} {:<8} {:>10.0} examples/s",
+                    r.workload.name(),
+                    r.backend,
+                    r.rate()
+                )
+            })?;
+            bench::write_csv(&rows, std::io::stdout().lock())?;
+            if let Some(path) = out {
+                let mut csv = Vec::new();
+                bench::write_csv(&rows, &mut csv)?;
+                std::fs::write(&path, csv)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
         }
         Command::Data { command } => data(command)?,
     }
