@@ -69,7 +69,7 @@ impl Workload {
     /// (2 per multiply-add) and nothing else: a training step is forward + two backward
     /// products per layer (3× the forward's), a CD-1 step is three products of the batch
     /// with W plus the one for the weight gradient over both phases, a PCA fit is the
-    /// 784×784 scatter matrix.
+    /// lower triangle of the 784×784 scatter matrix (what BLAS syrk computes).
     pub fn flop_per_example(self) -> f64 {
         let macs: f64 = match self {
             Workload::Deep => {
@@ -86,7 +86,7 @@ impl Workload {
             }
             Workload::Vae => 3.0 * (784.0 * 500.0 + 500.0 * 60.0 + 30.0 * 500.0 + 500.0 * 784.0),
             Workload::Rbm => 5.0 * 784.0 * 1000.0,
-            Workload::Pca => 784.0 * 784.0,
+            Workload::Pca => 784.0 * 785.0 / 2.0, // one triangle of the symmetric XᵀX
         };
         2.0 * macs
     }

@@ -14,11 +14,11 @@
 use burn::module::{Initializer, Param};
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::{relu, sigmoid};
+use burn::tensor::activation::sigmoid;
 
 use crate::ae::recon_loss;
 use crate::config::ReconLoss;
-use crate::kernel::{affine, depth_to_space2, im2col3x3, linear, max_pool2};
+use crate::kernel::{affine, depth_to_space2, im2col3x3, linear, max_pool2, relu};
 use crate::model::{AeOutput, Autoencoder, Codec};
 
 /// burn's default for convolutions: Kaiming-uniform with gain 1/√3, i.e. U(±1/√fan_in),

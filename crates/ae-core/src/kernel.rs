@@ -550,12 +550,24 @@ struct Im2col {
 }
 
 impl Im2col {
-    /// For each output row (pixel) and tap, the input pixel it reads, if inside the map.
-    fn taps(&self) -> impl Fn(usize, usize, usize) -> Option<(usize, usize)> + use<> {
+    /// Calls `run(y, t, x_range, yy, dx)` for every output row `y` and tap `t` whose
+    /// source row `yy` is inside the map: output pixels `(y, x)` for `x` in `x_range` read
+    /// input pixel `(yy, x + dx − 1)`; everything else is zero padding.
+    fn for_each_run(
+        &self,
+        mut run: impl FnMut(usize, usize, std::ops::Range<usize>, usize, usize),
+    ) {
         let [_, h, w, _] = self.dims;
-        move |y, x, t| {
-            let (yy, xx) = ((y + t / 3).checked_sub(1)?, (x + t % 3).checked_sub(1)?);
-            (yy < h && xx < w).then_some((yy, xx))
+        for y in 0..h {
+            for t in 0..9 {
+                let (dy, dx) = (t / 3, t % 3);
+                let Some(yy) = (y + dy).checked_sub(1).filter(|&yy| yy < h) else {
+                    continue;
+                };
+                // x + dx − 1 ∈ [0, w)
+                let x_range = (1usize.saturating_sub(dx))..(w + 1 - dx).min(w);
+                run(y, t, x_range, yy, dx);
+            }
         }
     }
 }
@@ -567,20 +579,21 @@ impl FlexUnary for Im2col {
         };
         let [batch, h, w, c] = op.dims;
         let mut out = vec![0.0f32; batch * h * w * 9 * c];
-        let tap = op.taps();
         out.par_chunks_mut(IMAGES_PER_TASK * h * w * 9 * c)
             .zip(x.par_chunks(IMAGES_PER_TASK * h * w * c))
             .for_each(|(out, x)| {
                 for (img_out, img) in out.chunks_mut(h * w * 9 * c).zip(x.chunks(h * w * c)) {
-                    for (p, row) in img_out.chunks_mut(9 * c).enumerate() {
-                        let (y, xp) = (p / w, p % w);
-                        for (t, dst) in row.chunks_mut(c).enumerate() {
-                            if let Some((yy, xx)) = tap(y, xp, t) {
-                                let src = (yy * w + xx) * c;
-                                dst.copy_from_slice(&img[src..src + c]);
+                    op.for_each_run(|y, t, xs, yy, dx| {
+                        for xp in xs {
+                            let dst = ((y * w + xp) * 9 + t) * c;
+                            let src = (yy * w + xp + dx - 1) * c;
+                            // An indexed loop, not copy_from_slice: c is 1 in the first layer,
+                            // where a memcpy call per pixel would dominate.
+                            for k in 0..c {
+                                img_out[dst + k] = img[src + k];
                             }
                         }
-                    }
+                    });
                 }
             });
         (flex_tensor(out, vec![batch * h * w, 9 * c]), op)
@@ -589,22 +602,19 @@ impl FlexUnary for Im2col {
     fn backward(&self, grad: &[f32]) -> Vec<f32> {
         let [batch, h, w, c] = self.dims;
         let mut out = vec![0.0f32; batch * h * w * c];
-        let tap = self.taps();
         out.par_chunks_mut(IMAGES_PER_TASK * h * w * c)
             .zip(grad.par_chunks(IMAGES_PER_TASK * h * w * 9 * c))
             .for_each(|(out, grad)| {
                 for (img, img_grad) in out.chunks_mut(h * w * c).zip(grad.chunks(h * w * 9 * c)) {
-                    for (p, row) in img_grad.chunks(9 * c).enumerate() {
-                        let (y, xp) = (p / w, p % w);
-                        for (t, src) in row.chunks(c).enumerate() {
-                            if let Some((yy, xx)) = tap(y, xp, t) {
-                                let dst = (yy * w + xx) * c;
-                                for (d, s) in img[dst..dst + c].iter_mut().zip(src) {
-                                    *d += s;
-                                }
+                    self.for_each_run(|y, t, xs, yy, dx| {
+                        for xp in xs {
+                            let src = ((y * w + xp) * 9 + t) * c;
+                            let dst = (yy * w + xp + dx - 1) * c;
+                            for k in 0..c {
+                                img[dst + k] += img_grad[src + k];
                             }
                         }
-                    }
+                    });
                 }
             });
         out
@@ -612,7 +622,7 @@ impl FlexUnary for Im2col {
 }
 
 /// 2×2 max-pool with stride 2 on `[batch, h, w, c]` (even h, w) -> `[batch, h/2, w/2, c]`;
-/// the gradient goes to the first maximum of each window.
+/// the gradient goes to one maximum of each window.
 pub fn max_pool2<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 4> {
     apply_unary(MaxPool2::default(), x, |x| {
         let [batch, h, w, c] = x.dims();
@@ -621,68 +631,88 @@ pub fn max_pool2<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 4> {
         let x = x.reshape([rows, 2, cols, 2 * c]);
         let top = x.clone().slice([0..rows, 0..1, 0..cols, 0..2 * c]);
         let bottom = x.slice([0..rows, 1..2, 0..cols, 0..2 * c]);
-        // Ties go to the first argument, as the flex kernel's do.
-        let pair = bottom.max_pair(top);
+        // On ties the gradient goes to one maximum (burn's max_pair keeps `self`).
+        let pair = top.max_pair(bottom);
         let left = pair.clone().slice([0..rows, 0..1, 0..cols, 0..c]);
         let right = pair.slice([0..rows, 0..1, 0..cols, c..2 * c]);
-        right.max_pair(left).reshape([batch, h / 2, w / 2, c])
+        left.max_pair(right).reshape([batch, h / 2, w / 2, c])
     })
 }
 
 #[derive(Clone, Debug, Default)]
 struct MaxPool2 {
     dims: [usize; 4],
-    /// Index within its image of each output's maximum.
-    argmax: std::sync::Arc<Vec<u32>>,
+    /// Which corner of its window (0–3, row-major) each output's maximum came from.
+    argmax: std::sync::Arc<Vec<u8>>,
+}
+
+impl MaxPool2 {
+    /// Input offsets (within an image) of the four corners of window (i, j), channel 0.
+    fn corners(&self, i: usize, j: usize) -> [usize; 4] {
+        let [_, _, w, c] = self.dims;
+        [(0, 0), (0, 1), (1, 0), (1, 1)].map(|(dy, dx)| ((2 * i + dy) * w + 2 * j + dx) * c)
+    }
 }
 
 impl FlexUnary for MaxPool2 {
     fn forward(&self, x: &[f32], dims: &[usize]) -> (FlexTensor, Self) {
         let [batch, h, w, c] = [dims[0], dims[1], dims[2], dims[3]];
+        let mut op = MaxPool2 {
+            dims: [batch, h, w, c],
+            argmax: Default::default(),
+        };
         let (ho, wo) = (h / 2, w / 2);
         let per_img = ho * wo * c;
         let mut out = vec![0.0f32; batch * per_img];
-        let mut arg = vec![0u32; batch * per_img];
+        let mut arg = vec![0u8; batch * per_img];
         out.par_chunks_mut(per_img)
             .zip(arg.par_chunks_mut(per_img))
-            .enumerate()
-            .for_each(|(n, (out, arg))| {
-                let base = n * h * w * c;
+            .zip(x.par_chunks(h * w * c))
+            .for_each(|((out, arg), img)| {
                 for i in 0..ho {
                     for j in 0..wo {
                         let o = (i * wo + j) * c;
-                        let corners = [(0, 0), (0, 1), (1, 0), (1, 1)]
-                            .map(|(dy, dx)| base + ((2 * i + dy) * w + 2 * j + dx) * c);
+                        let [a, b, cc, d] = op.corners(i, j).map(|k| &img[k..k + c]);
+                        let (out, arg) = (&mut out[o..o + c], &mut arg[o..o + c]);
+                        // Strict `>`: on ties the gradient goes to the first corner.
                         for ch in 0..c {
-                            let mut best = corners[0] + ch;
-                            for &k in &corners[1..] {
-                                if x[k + ch] > x[best] {
-                                    best = k + ch;
-                                }
+                            let (mut best, mut which) = (a[ch], 0u8);
+                            if b[ch] > best {
+                                (best, which) = (b[ch], 1);
                             }
-                            out[o + ch] = x[best];
-                            arg[o + ch] = u32::try_from(best - base).expect("image under 2^32");
+                            if cc[ch] > best {
+                                (best, which) = (cc[ch], 2);
+                            }
+                            if d[ch] > best {
+                                (best, which) = (d[ch], 3);
+                            }
+                            out[ch] = best;
+                            arg[ch] = which;
                         }
                     }
                 }
             });
-        let op = MaxPool2 {
-            dims: [batch, h, w, c],
-            argmax: std::sync::Arc::new(arg),
-        };
+        op.argmax = std::sync::Arc::new(arg);
         (flex_tensor(out, vec![batch, ho, wo, c]), op)
     }
 
     fn backward(&self, grad: &[f32]) -> Vec<f32> {
         let [_, h, w, c] = self.dims;
-        let per_img = (h / 2) * (w / 2) * c;
+        let (ho, wo) = (h / 2, w / 2);
+        let per_img = ho * wo * c;
         let mut out = vec![0.0f32; self.dims.iter().product()];
         out.par_chunks_mut(h * w * c)
             .zip(grad.par_chunks(per_img))
             .zip(self.argmax.par_chunks(per_img))
-            .for_each(|((out, grad), arg)| {
-                for (&i, &g) in arg.iter().zip(grad) {
-                    out[i as usize] += g;
+            .for_each(|((img, grad), arg)| {
+                for i in 0..ho {
+                    for j in 0..wo {
+                        let o = (i * wo + j) * c;
+                        let corners = self.corners(i, j);
+                        for ch in 0..c {
+                            img[corners[arg[o + ch] as usize] + ch] = grad[o + ch];
+                        }
+                    }
                 }
             });
         out
@@ -768,40 +798,81 @@ fn exp_f32(x: f32) -> f32 {
 /// (y (1 − y) g from the saved output) instead of burn's libm `expf` per element and
 /// three tensor ops in the backward pass.
 pub fn sigmoid<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
-    apply_unary(Sigmoid::default(), x, burn::tensor::activation::sigmoid)
+    apply_unary(
+        Pointwise::new(Activation::Sigmoid),
+        x,
+        burn::tensor::activation::sigmoid,
+    )
 }
 
-#[derive(Clone, Debug, Default)]
-struct Sigmoid {
-    /// y = σ(x), shared with the output tensor.
+/// max(x, 0); on flex one pass each way (burn's backward is a mask tensor and a fill).
+pub fn relu<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
+    apply_unary(
+        Pointwise::new(Activation::Relu),
+        x,
+        burn::tensor::activation::relu,
+    )
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Activation {
+    Sigmoid,
+    Relu,
+}
+
+/// An activation whose derivative is a function of its output, which is all it keeps.
+#[derive(Clone, Debug)]
+struct Pointwise {
+    f: Activation,
+    /// y = f(x), shared with the output tensor.
     output: Option<FlexTensor>,
+}
+
+impl Pointwise {
+    fn new(f: Activation) -> Self {
+        Pointwise { f, output: None }
+    }
 }
 
 /// Elements per rayon task of the elementwise kernels.
 const ELEMS_PER_TASK: usize = 1 << 14;
 
-impl FlexUnary for Sigmoid {
+impl FlexUnary for Pointwise {
     fn forward(&self, x: &[f32], dims: &[usize]) -> (FlexTensor, Self) {
         let mut y = vec![0.0f32; x.len()];
+        let f = self.f;
         y.par_chunks_mut(ELEMS_PER_TASK)
             .zip(x.par_chunks(ELEMS_PER_TASK))
             .for_each(|(y, x)| {
+                // Compiled for the best instruction set found at run time (AVX2 / AVX-512).
                 pulp::Arch::new().dispatch(
                     #[inline(always)]
-                    || {
-                        for (y, &x) in y.iter_mut().zip(x) {
-                            *y = 1.0 / (1.0 + exp_f32(-x));
+                    || match f {
+                        Activation::Sigmoid => {
+                            for (y, &x) in y.iter_mut().zip(x) {
+                                *y = 1.0 / (1.0 + exp_f32(-x));
+                            }
+                        }
+                        Activation::Relu => {
+                            for (y, &x) in y.iter_mut().zip(x) {
+                                *y = x.max(0.0);
+                            }
                         }
                     },
                 )
             });
         let y = flex_tensor(y, dims.to_vec());
-        (y.clone(), Sigmoid { output: Some(y) })
+        let op = Pointwise {
+            f,
+            output: Some(y.clone()),
+        };
+        (y, op)
     }
 
     fn backward(&self, grad: &[f32]) -> Vec<f32> {
         let output = self.output.as_ref().expect("set by forward");
         let y: &[f32] = output.as_slice().expect("contiguous f32 output");
+        let f = self.f;
         let mut out = vec![0.0f32; grad.len()];
         out.par_chunks_mut(ELEMS_PER_TASK)
             .zip(grad.par_chunks(ELEMS_PER_TASK))
@@ -809,9 +880,16 @@ impl FlexUnary for Sigmoid {
             .for_each(|((out, g), y)| {
                 pulp::Arch::new().dispatch(
                     #[inline(always)]
-                    || {
-                        for ((o, &g), &y) in out.iter_mut().zip(g).zip(y) {
-                            *o = g * y * (1.0 - y);
+                    || match f {
+                        Activation::Sigmoid => {
+                            for ((o, &g), &y) in out.iter_mut().zip(g).zip(y) {
+                                *o = g * y * (1.0 - y);
+                            }
+                        }
+                        Activation::Relu => {
+                            for ((o, &g), &y) in out.iter_mut().zip(g).zip(y) {
+                                *o = if y > 0.0 { g } else { 0.0 };
+                            }
                         }
                     },
                 )
@@ -1042,6 +1120,7 @@ mod tests {
                 .reshape([b, 2 * h, 2 * w, c])
         });
         check([7, 33], sigmoid, burn::tensor::activation::sigmoid);
+        check([5, 40], relu, burn::tensor::activation::relu);
     }
 
     /// The fused affine op's three gradients equal burn's for `x W + b`.

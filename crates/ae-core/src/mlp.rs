@@ -26,7 +26,7 @@ impl Activation {
         match self {
             Activation::Sigmoid => crate::kernel::sigmoid(x),
             Activation::Tanh => activation::tanh(x),
-            Activation::Relu => activation::relu(x),
+            Activation::Relu => crate::kernel::relu(x),
             Activation::Linear => x,
         }
     }

@@ -5,8 +5,9 @@
 //! (which faer runs at near-peak speed) plus a small symmetric eigenproblem.
 
 use burn::prelude::*;
-use faer::linalg::matmul::matmul;
+use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, Mat, MatRef, Par, Side};
+use rayon::prelude::*;
 
 use crate::error::{CoreError, Result};
 use crate::model::{Codec, from_slice};
@@ -42,23 +43,39 @@ impl Pca {
             }
         }
         let mean: Vec<f32> = mean.iter().map(|m| (m / n as f64) as f32).collect();
-        let centered: Vec<f32> = data
-            .chunks_exact(dim)
-            .flat_map(|row| row.iter().zip(&mean).map(|(x, m)| x - m))
-            .collect();
+        // Centred explicitly (not XᵀX − n μμᵀ afterwards): in f32 the subtraction would
+        // cancel most digits of the small tail of the spectrum.
+        let mut centered = vec![0f32; data.len()];
+        centered
+            .par_chunks_mut(dim * 256)
+            .zip(data.par_chunks(dim * 256))
+            .for_each(|(out, rows)| {
+                for (o, r) in out.chunks_exact_mut(dim).zip(rows.chunks_exact(dim)) {
+                    for ((o, &x), &m) in o.iter_mut().zip(r).zip(&mean) {
+                        *o = x - m;
+                    }
+                }
+            });
         let xc = MatRef::from_row_major_slice(&centered, n, dim);
+        // Only the lower triangle of the symmetric XcᵀXc (half the work, as BLAS syrk); the
+        // eigensolver reads only that half.
         let mut scatter = Mat::<f32>::zeros(dim, dim);
-        matmul(
+        triangular::matmul(
             scatter.as_mut(),
+            BlockStructure::TriangularLower,
             Accum::Replace,
             xc.transpose(),
+            BlockStructure::Rectangular,
             xc,
+            BlockStructure::Rectangular,
             1.0f32,
             Par::rayon(0),
         );
         // The eigenproblem is tiny (d × d); solve it in f64 so near-equal eigenvalues of
         // the tail still give orthonormal vectors.
-        let scatter = Mat::<f64>::from_fn(dim, dim, |i, j| f64::from(scatter[(i, j)]));
+        let scatter = Mat::<f64>::from_fn(dim, dim, |i, j| {
+            f64::from(if i >= j { scatter[(i, j)] } else { 0.0 })
+        });
         let evd = scatter
             .self_adjoint_eigen(Side::Lower)
             .map_err(|e| CoreError::Linalg {
