@@ -587,10 +587,11 @@ impl FlexUnary for Im2col {
                         for xp in xs {
                             let dst = ((y * w + xp) * 9 + t) * c;
                             let src = (yy * w + xp + dx - 1) * c;
-                            // An indexed loop, not copy_from_slice: c is 1 in the first layer,
-                            // where a memcpy call per pixel would dominate.
-                            for k in 0..c {
-                                img_out[dst + k] = img[src + k];
+                            // A loop, not copy_from_slice: c is 1 in the first layer, where a
+                            // memcpy call per pixel would dominate.
+                            let from = &img[src..src + c];
+                            for (o, &v) in img_out[dst..dst + c].iter_mut().zip(from) {
+                                *o = v;
                             }
                         }
                     });
@@ -610,8 +611,9 @@ impl FlexUnary for Im2col {
                         for xp in xs {
                             let src = ((y * w + xp) * 9 + t) * c;
                             let dst = (yy * w + xp + dx - 1) * c;
-                            for k in 0..c {
-                                img[dst + k] += img_grad[src + k];
+                            let from = &img_grad[src..src + c];
+                            for (o, &g) in img[dst..dst + c].iter_mut().zip(from) {
+                                *o += g;
                             }
                         }
                     });
