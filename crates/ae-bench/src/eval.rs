@@ -9,6 +9,7 @@ use ae_core::model::{from_slice, to_vec};
 use ae_core::{AnyAe, CheckedAe, Codec};
 use ae_data::Split;
 use ae_eval::Features;
+use ae_eval::cluster::KMeansFit;
 use anyhow::{Context, Result, bail};
 use burn::module::Param;
 use burn::prelude::*;
@@ -198,15 +199,17 @@ fn head(split: &Split, n: usize) -> (&[f32], &[u8]) {
 }
 
 /// Runs the experiment's tasks on `codec`; `one_class` trains a fresh model of the same
-/// kind (absent for the pixel baseline, which has no reconstruction error).
+/// kind (absent for the pixel baseline, which has no reconstruction error). Also returns
+/// the cluster task's k-means fit, which DEC ([`run_ae_tasks`]) starts from.
 pub fn run_tasks<B: Backend, C: Codec<B>>(
     codec: &C,
     ctx: &TaskCtx<'_>,
     one_class: Option<&OneClass<'_>>,
     device: &B::Device,
-) -> Result<(Metrics, TaskPictures)> {
+) -> Result<(Metrics, TaskPictures, Option<KMeansFit>)> {
     let mut m: Metrics = Vec::new();
     let mut pics = TaskPictures::default();
+    let mut kmeans = None;
     let (dim, batch) = (ctx.test.dim, ctx.spec.batch_size);
     let pixels = matches!(ctx.model, ModelSpec::Pixels);
     for &task in &ctx.spec.tasks {
@@ -335,6 +338,7 @@ pub fn run_tasks<B: Backend, C: Codec<B>>(
                     ae_eval::score::cluster_accuracy(&fit.labels, y)?,
                 ));
                 m.push(("kmeans_nmi".into(), ae_eval::score::nmi(&fit.labels, y)?));
+                kmeans = Some(fit);
             }
             Task::Tsne => {
                 let t = &ctx.spec.tsne;
@@ -407,7 +411,7 @@ pub fn run_tasks<B: Backend, C: Codec<B>>(
             Task::Generate | Task::Denoise | Task::Anomaly => {}
         }
     }
-    Ok((m, pics))
+    Ok((m, pics, kmeans))
 }
 
 fn decode_all<B: Backend, C: Codec<B>>(
@@ -421,11 +425,13 @@ fn decode_all<B: Backend, C: Codec<B>>(
 }
 
 /// The tasks only an autoencoder has: DEC fine-tuning of its encoder (on autodiff
-/// backend `AD`) and, for a VAE, the importance-weighted likelihood.
+/// backend `AD`) from `kmeans`, the cluster task's fit on the same codes (refitted if
+/// absent), and, for a VAE, the importance-weighted likelihood.
 pub fn run_ae_tasks<AD: AutodiffBackend>(
     model: &AnyAe<AD::InnerBackend>,
     checked: &CheckedAe,
     ctx: &TaskCtx<'_>,
+    kmeans: Option<KMeansFit>,
     device: &AD::Device,
 ) -> Result<Metrics> {
     let mut m: Metrics = Vec::new();
@@ -435,9 +441,14 @@ pub fn run_ae_tasks<AD: AutodiffBackend>(
         let c = &ctx.spec.cluster;
         let (x, y) = head(ctx.train, c.images);
         let k = model.code_size();
-        let z = codes(model, x, dim, ctx.spec.batch_size, device)?;
-        let init =
-            ae_eval::cluster::kmeans(&Features::new("codes", &z, k)?, 10, c.restarts, ctx.seed)?;
+        let init = match kmeans {
+            Some(fit) => fit,
+            None => {
+                let z = codes(model, x, dim, ctx.spec.batch_size, device)?;
+                let z = Features::new("codes", &z, k)?;
+                ae_eval::cluster::kmeans(&z, 10, c.restarts, ctx.seed)?
+            }
+        };
         // The trained weights, on the autodiff backend.
         let flat = ae_core::flat::params_to_vec(model)?;
         let ae = ae_core::flat::params_from_vec(checked.init::<AD>(device), &flat)?;

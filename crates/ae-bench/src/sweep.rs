@@ -196,7 +196,7 @@ impl BackendJob for EvalPca<'_> {
             let c = fitted.to_device::<B>(&device);
             eval::per_image_sse(&c, self.test.images, dim, self.batch, &device)
         };
-        let (metrics, pics) = eval::run_tasks(&codec, self.tasks, Some(&one_class), &device)?;
+        let (metrics, pics, _) = eval::run_tasks(&codec, self.tasks, Some(&one_class), &device)?;
         let art = codec_pictures(&codec, self.test, self.artifacts, pics, &device)?;
         Ok((m, art, metrics))
     }
@@ -229,7 +229,7 @@ impl BackendJob for EvalPixels<'_> {
     type Output = (Option<Artifacts>, eval::Metrics);
     fn run<B: Backend>(self, device: B::Device) -> Result<Self::Output> {
         let codec = eval::Identity { dim: self.test.dim };
-        let (metrics, pics) = eval::run_tasks::<B, _>(&codec, self.tasks, None, &device)?;
+        let (metrics, pics, _) = eval::run_tasks::<B, _>(&codec, self.tasks, None, &device)?;
         let art = codec_pictures::<B, _>(&codec, self.test, self.artifacts, pics, &device)?;
         Ok((art, metrics))
     }
@@ -298,11 +298,13 @@ impl BackendJob for TrainAe<'_> {
                 &device,
             )
         };
-        let (mut tasks, pics) = eval::run_tasks(&model, self.tasks, Some(&one_class), &device)?;
+        let (mut tasks, pics, kmeans) =
+            eval::run_tasks(&model, self.tasks, Some(&one_class), &device)?;
         tasks.extend(eval::run_ae_tasks::<burn::backend::Autodiff<B>>(
             &model,
             &self.checked,
             self.tasks,
+            kmeans,
             &device,
         )?);
         let artifacts = if self.artifacts {
