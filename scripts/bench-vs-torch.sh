@@ -49,37 +49,4 @@ done
   echo "- torch $("$venv/bin/python" -c 'import torch; print(torch.__version__)' 2>/dev/null),"\
     "$(target/release/ae-bench --version), git $(git rev-parse --short HEAD)"
 } > "$out/machine.txt"
-"$venv/bin/python" - "$out" <<'PY'
-import csv, glob, statistics, sys
-out = sys.argv[1]
-rows = []
-for f in sorted(glob.glob(f"{out}/raw/*.csv")):
-    rows += [r for r in csv.DictReader(line for line in open(f) if not line.startswith("#"))]
-rate = {}
-flop = {}
-for r in rows:
-    rate.setdefault((r["implementation"], r["backend"], r["workload"]), []).append(float(r["examples_per_s"]))
-    if r["flop_per_example"]:
-        flop[r["workload"]] = float(r["flop_per_example"])
-peak = statistics.mean(rate.get(("pytorch", "cpu", "sgemm_2048"), [float("nan")]))
-reference = {w: (impl, statistics.mean(v)) for (impl, b, w), v in rate.items() if impl != "burn"}
-with open(f"{out}/summary.md", "w") as s:
-    s.write(open(f"{out}/machine.txt").read() + "\n")
-    s.write(f"Practical peak (MKL sgemm 2048³, same threads): **{peak:.0f} GFLOP/s**. "
-            "GFLOP/s count matrix-product FLOPs only (ae-bench `Workload::flop_per_example`).\n\n")
-    s.write("| workload | ours (backend) | ours examples/s | reference | reference examples/s "
-            "| ours / reference | ours GFLOP/s (% peak) | reference GFLOP/s (% peak) |\n"
-            "|---|---|---:|---|---:|---:|---:|---:|\n")
-    for (impl, backend, w), v in sorted(rate.items(), key=lambda kv: kv[0][2]):
-        if impl != "burn":
-            continue
-        ours = statistics.mean(v)
-        ref_impl, ref = reference.get(w, ("-", float("nan")))
-        f = flop.get(w, float("nan"))
-        g, gr = ours * f / 1e9, ref * f / 1e9
-        s.write(f"| {w} | {backend} | {ours:,.0f} | {ref_impl} | {ref:,.0f} | **{ours / ref:.2f}** "
-                f"| {g:.0f} ({100 * g / peak:.0f} %) | {gr:.0f} ({100 * gr / peak:.0f} %) |\n")
-    s.write(f"\nMeans of {len(glob.glob(f'{out}/raw/ours-*.csv'))} alternating rounds; "
-            "raw rows in `raw/`, command in `command.txt`.\n")
-print(open(f"{out}/summary.md").read())
-PY
+python3 scripts/bench_summary.py "$out"
