@@ -204,11 +204,12 @@ impl<B: Backend> Rbm<B> {
             phk = self.hidden_mean(vk.clone());
         }
         // <v h>_data − <v h>_model, averaged over the batch, as one product:
-        // [v0; vk]ᵀ [ph0; −phk].
+        // [v0; vk]ᵀ [ph0 / n; −phk / n] (scaling the [2·batch, hidden] factor, not the
+        // [visible, hidden] result).
         let gw = matmul(
             Tensor::cat(vec![v0.clone(), vk.clone()], 0).transpose(),
-            Tensor::cat(vec![ph0.clone(), phk.clone().neg()], 0),
-        ) / n;
+            Tensor::cat(vec![ph0.clone() / n, phk.clone() / -n], 0),
+        );
         let gvb = (v0 - vk).mean_dim(0);
         let ghb = (ph0 - phk).mean_dim(0);
         let (lr, mom, decay) = (p.lr as f32, p.momentum as f32, p.weight_decay as f32);
