@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Summarises a bench-vs-torch run folder: means over rounds of `raw/*.csv` (ae-bench bench
+"""Summarises a bench-vs-torch run folder: medians over rounds of `raw/*.csv` (ae-bench bench
 and scripts/torch_reference.py rows), one table row per (our backend, reference), with the
 ratio and the GFLOP/s each achieves against the run's sgemm peak. Writes summary.md.
 
@@ -18,7 +18,8 @@ for f in sorted(glob.glob(f"{out}/raw/*.csv")):
         rate.setdefault(key, []).append(float(r["examples_per_s"]))
         if r["flop_per_example"]:
             flop[r["workload"]] = float(r["flop_per_example"])
-mean = {k: statistics.mean(v) for k, v in rate.items()}
+# Medians: robust to one round disturbed by other load on a shared machine.
+mean = {k: statistics.median(v) for k, v in rate.items()}
 peak = mean.get(("pytorch", "cpu", "sgemm_2048"), float("nan"))
 refs = {}
 for (impl, _, w), v in mean.items():
@@ -52,7 +53,7 @@ for (impl, backend, w), ours in sorted(mean.items(), key=lambda kv: (kv[0][2], k
         )
 lines += [
     "",
-    f"Means of {rounds} alternating rounds (ours, PyTorch, ours, …); raw rows in `raw/`, the "
+    f"Medians of {rounds} alternating rounds (ours, PyTorch, ours, …); raw rows in `raw/`, the "
     "command in `command.txt`. For PCA, examples/s is 60 000 / seconds per fit.",
 ]
 open(f"{out}/summary.md", "w").write("\n".join(lines) + "\n")
