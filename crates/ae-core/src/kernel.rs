@@ -20,7 +20,7 @@ use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, binary, unary};
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
 use burn::backend::flex::FlexTensor;
 use burn::backend::{Autodiff, Flex};
 use burn::module::AutodiffModule;
@@ -68,7 +68,10 @@ pub fn matmul<B: Backend>(lhs: Tensor<B, 2>, rhs: Tensor<B, 2>) -> Tensor<B, 2> 
     };
     let (lhs, rhs) = match cast::<_, (Tensor<AdFlex, 2>, Tensor<AdFlex, 2>)>(pair) {
         Ok((l, r)) => {
-            let out = autodiff_matmul(l.into_primitive().tensor(), r.into_primitive().tensor());
+            // The affine step with an untracked zero bias: one autodiff step for both.
+            let zero = Tensor::<AdFlex, 1>::zeros([r.dims()[1]], &r.device());
+            let prim = |t: Tensor<AdFlex, 2>| t.into_primitive().tensor();
+            let out = autodiff_affine(prim(l), prim(r), zero.into_primitive().tensor());
             let out = Tensor::<AdFlex, 2>::from_primitive(TensorPrimitive::Float(out));
             return same(out);
         }
@@ -264,53 +267,7 @@ fn autodiff_affine(x: AdTensor, w: AdTensor, b: AdTensor) -> AdTensor {
     }
 }
 
-/// The autodiff step of [`flex_matmul`]: d lhs = grad rhsᵀ, d rhs = lhsᵀ grad.
-#[derive(Debug)]
-struct FaerMatmul;
-
-impl Backward<Flex, 2> for FaerMatmul {
-    /// The inputs each gradient needs: lhs (for d rhs), rhs (for d lhs).
-    type State = (Option<NodeId>, Option<NodeId>);
-
-    fn backward(
-        self,
-        ops: Ops<Self::State, 2>,
-        grads: &mut Gradients,
-        checkpointer: &mut Checkpointer,
-    ) {
-        let (lhs, rhs) = ops.state;
-        let lhs: Option<FlexTensor> = lhs.map(|id| checkpointer.retrieve_node_output(id));
-        let rhs: Option<FlexTensor> = rhs.map(|id| checkpointer.retrieve_node_output(id));
-        binary::<Flex, _, _>(
-            ops.parents,
-            ops.node,
-            grads,
-            |grad| flex_matmul(grad, rhs.expect("rhs kept for d lhs").transpose(0, 1)),
-            |grad| flex_matmul(lhs.expect("lhs kept for d rhs").transpose(0, 1), grad),
-        );
-    }
-}
-
 type AdTensor = <AdFlex as burn::tensor::backend::BackendTypes>::FloatTensorPrimitive;
-
-fn autodiff_matmul(lhs: AdTensor, rhs: AdTensor) -> AdTensor {
-    let (lhs_tracked, rhs_tracked) = (lhs.is_tracked(), rhs.is_tracked());
-    match FaerMatmul
-        .prepare::<NoCheckpointing>([lhs.node.clone(), rhs.node.clone()])
-        .compute_bound()
-        .stateful()
-    {
-        OpsKind::Tracked(mut prep) => {
-            let lhs_state = rhs_tracked.then(|| prep.checkpoint(&lhs));
-            let rhs_state = lhs_tracked.then(|| prep.checkpoint(&rhs));
-            prep.finish(
-                (lhs_state, rhs_state),
-                flex_matmul(lhs.primitive, rhs.primitive),
-            )
-        }
-        OpsKind::UnTracked(prep) => prep.finish(flex_matmul(lhs.primitive, rhs.primitive)),
-    }
-}
 
 /// Adam with burn's defaults and update rule (including where ε enters), fused on flex.
 #[derive(Clone)]
@@ -416,7 +373,11 @@ impl<B: Backend> SimpleOptimizer<B> for FusedAdam {
         type FlexArgs<const D: usize> =
             (Tensor<Flex, D>, Tensor<Flex, D>, Option<AdamState<Flex, D>>);
         match cast::<_, FlexArgs<D>>((tensor, grad, state)) {
-            Ok((t, g, s)) => same(self.flex_step(lr, t, g, s)),
+            Ok((t, g, s)) if t.dtype() == DType::F32 && g.dtype() == DType::F32 => {
+                same(self.flex_step(lr, t, g, s))
+            }
+            // Half-precision parameters on flex: burn's update.
+            Ok((t, g, s)) => same(SimpleOptimizer::<Flex>::step(&self.burn, lr, t, g, s)),
             Err((t, g, s)) => self.burn.step(lr, t, g, s),
         }
     }
