@@ -1,4 +1,7 @@
-//! Matrix products on the flex backend through faer.
+//! The flex backend's fast path: matrix products through faer, hand-written kernels for the
+//! conv AE's data movement and for activations, and fused optimizer updates. Each public
+//! function takes any backend: on `Flex` and `Autodiff<Flex>` it runs the kernel (with its
+//! own backward step), elsewhere the same function written with burn ops.
 //!
 //! Profiling the 784-1000-500-250-30 AE on the embedded CPU backend put 59 % of a training
 //! step in flex's matmul, which calls the `gemm` crate: 75–95 GFLOP/s on this workload's
@@ -56,28 +59,21 @@ fn same<T: 'static, U: 'static>(t: T) -> U {
     cast(t).unwrap_or_else(|_| unreachable!("the caller checked the types"))
 }
 
+/// Whether `B` is one of the backends the kernels here serve.
+fn is_flex<B: Backend>() -> bool {
+    let b = TypeId::of::<B>();
+    b == TypeId::of::<Flex>() || b == TypeId::of::<AdFlex>()
+}
+
 /// `lhs [m, k] @ rhs [k, n] -> [m, n]`; faer on the flex backends, burn's matmul elsewhere.
 pub fn matmul<B: Backend>(lhs: Tensor<B, 2>, rhs: Tensor<B, 2>) -> Tensor<B, 2> {
-    let pair = match cast::<_, (Tensor<Flex, 2>, Tensor<Flex, 2>)>((lhs, rhs)) {
-        Ok((l, r)) => {
-            let out = flex_matmul(l.into_primitive().tensor(), r.into_primitive().tensor());
-            let out = Tensor::<Flex, 2>::from_primitive(TensorPrimitive::Float(out));
-            return same(out);
-        }
-        Err(pair) => pair,
-    };
-    let (lhs, rhs) = match cast::<_, (Tensor<AdFlex, 2>, Tensor<AdFlex, 2>)>(pair) {
-        Ok((l, r)) => {
-            // The affine step with an untracked zero bias: one autodiff step for both.
-            let zero = Tensor::<AdFlex, 1>::zeros([r.dims()[1]], &r.device());
-            let prim = |t: Tensor<AdFlex, 2>| t.into_primitive().tensor();
-            let out = autodiff_affine(prim(l), prim(r), zero.into_primitive().tensor());
-            let out = Tensor::<AdFlex, 2>::from_primitive(TensorPrimitive::Float(out));
-            return same(out);
-        }
-        Err(pair) => pair,
-    };
-    lhs.matmul(rhs)
+    if is_flex::<B>() {
+        // [`affine`] from a zero bias: one kernel and one (untracked-bias) autodiff step.
+        let zero = Tensor::zeros([rhs.dims()[1]], &rhs.device());
+        affine(lhs, rhs, zero)
+    } else {
+        lhs.matmul(rhs)
+    }
 }
 
 /// `x [m, k] @ weight [k, n] + bias [n]` in one kernel on the flex backends (the bias
@@ -319,11 +315,7 @@ impl FusedAdam {
                 Tensor::zeros(shape.clone(), &device),
             ),
         };
-        let host = |t: Tensor<Flex, D>| -> Vec<f32> {
-            t.into_data()
-                .into_vec()
-                .expect("flex float tensors are f32")
-        };
+        let host = host_values::<D>;
         let (mut p, g, mut m, mut v) = (host(param), host(grad), host(m), host(v));
         let time = time + 1;
         let (b1, b2) = (self.beta_1, self.beta_2);
@@ -332,12 +324,10 @@ impl FusedAdam {
         let factor = bc2 / (1.0 - b1.powi(t));
         let eps = self.epsilon * bc2;
         let lr = lr as f32;
-        // Chunks big enough to amortise rayon, small enough to split a 784x1000 layer.
-        const CHUNK: usize = 1 << 15;
-        p.par_chunks_mut(CHUNK)
-            .zip(g.par_chunks(CHUNK))
-            .zip(m.par_chunks_mut(CHUNK))
-            .zip(v.par_chunks_mut(CHUNK))
+        p.par_chunks_mut(ELEMS_PER_TASK)
+            .zip(g.par_chunks(ELEMS_PER_TASK))
+            .zip(m.par_chunks_mut(ELEMS_PER_TASK))
+            .zip(v.par_chunks_mut(ELEMS_PER_TASK))
             .for_each(|(((p, g), m), v)| {
                 // Compiled for the best instruction set found at run time (AVX2 / AVX-512),
                 // so the loop vectorises without building for one CPU.
@@ -354,9 +344,8 @@ impl FusedAdam {
                     },
                 )
             });
-        let tensor = |x: Vec<f32>| Tensor::from_data(TensorData::new(x, shape.clone()), &device);
-        let state = AdaptiveMomentumState::new(time, tensor(m), tensor(v));
-        (tensor(p), Some(AdamState::new(state)))
+        let state = AdaptiveMomentumState::new(time, from_host(m, &shape), from_host(v, &shape));
+        (from_host(p, &shape), Some(AdamState::new(state)))
     }
 }
 
@@ -387,8 +376,9 @@ impl<B: Backend> SimpleOptimizer<B> for FusedAdam {
     }
 }
 
-/// A data-movement op with a hand-written flex kernel and backward, for the layers whose
-/// composition from burn ops spends its time in flex's element-by-element strided copies.
+/// A one-input op with a hand-written flex kernel and backward: the conv AE's data movement
+/// (whose composition from burn ops spends its time in flex's element-by-element strided
+/// copies) and the activations.
 trait FlexUnary: Clone + Send + std::fmt::Debug + 'static {
     /// The output for a contiguous f32 input `x` of shape `dims`, and the op holding
     /// what its backward pass needs.
@@ -411,6 +401,16 @@ fn flex_unary<Op: FlexUnary>(op: &Op, x: FlexTensor) -> (FlexTensor, Op) {
     let dims = x.layout().shape().to_vec();
     let data = x.as_slice::<f32>().expect("f32 checked by the caller");
     op.forward(data, &dims)
+}
+
+/// The values of a flex f32 tensor (moved out without a copy when it is not shared).
+fn host_values<const D: usize>(t: Tensor<Flex, D>) -> Vec<f32> {
+    t.into_data().into_vec().expect("f32 checked by the caller")
+}
+
+/// A flex tensor of `shape` from its values.
+fn from_host<const D: usize>(values: Vec<f32>, shape: &burn::tensor::Shape) -> Tensor<Flex, D> {
+    Tensor::from_data(TensorData::new(values, shape.clone()), &Default::default())
 }
 
 fn flex_tensor(values: Vec<f32>, dims: Vec<usize>) -> FlexTensor {
@@ -482,7 +482,7 @@ fn apply_unary<B: Backend, const I: usize, const O: usize, Op: FlexUnary>(
     fallback(x)
 }
 
-/// Splits `len` items of `chunk` elements each across the rayon pool.
+/// Images per rayon task of the image kernels.
 const IMAGES_PER_TASK: usize = 8;
 
 /// The nine shifted copies of a zero-padded `[batch, h, w, c]` map side by side:
@@ -872,9 +872,8 @@ pub fn momentum_step<B: Backend, const D: usize>(
 ) -> (Tensor<B, D>, Tensor<B, D>) {
     let args = match cast::<_, [Tensor<Flex, D>; 3]>([w, v, g]) {
         Ok([w, v, g]) if w.dtype() == DType::F32 => {
-            let (shape, device) = (w.shape(), w.device());
-            let host =
-                |t: Tensor<Flex, D>| -> Vec<f32> { t.into_data().into_vec().expect("f32 checked") };
+            let shape = w.shape();
+            let host = host_values::<D>;
             let (mut w, mut v, g) = (host(w), host(v), host(g));
             w.par_chunks_mut(ELEMS_PER_TASK)
                 .zip(v.par_chunks_mut(ELEMS_PER_TASK))
@@ -890,10 +889,7 @@ pub fn momentum_step<B: Backend, const D: usize>(
                         },
                     )
                 });
-            let tensor = |x: Vec<f32>| {
-                Tensor::<Flex, D>::from_data(TensorData::new(x, shape.clone()), &device)
-            };
-            return same((tensor(w), tensor(v)));
+            return same((from_host::<D>(w, &shape), from_host::<D>(v, &shape)));
         }
         Ok(args) => same::<_, [Tensor<B, D>; 3]>(args),
         Err(args) => args,
