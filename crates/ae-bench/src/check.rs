@@ -101,6 +101,15 @@ pub struct Finding {
 
 /// Every baseline entry the run got worse on (or lacks).
 pub fn regressions(baseline: &[BaselineRow], rows: &[Row]) -> Vec<Finding> {
+    outcomes(baseline, rows)
+        .into_iter()
+        .filter(|(_, passed)| !passed)
+        .map(|(f, _)| f)
+        .collect()
+}
+
+/// Every baseline entry with this run's value and whether it passed.
+pub fn outcomes(baseline: &[BaselineRow], rows: &[Row]) -> Vec<(Finding, bool)> {
     let run = seed_values(rows);
     let mut out = Vec::new();
     for b in baseline {
@@ -122,8 +131,9 @@ pub fn regressions(baseline: &[BaselineRow], rows: &[Row]) -> Vec<Finding> {
             b.value - value
         };
         // A missing or NaN value is a regression too.
-        if worse.is_nan() || worse > b.tolerance {
-            out.push(Finding {
+        let passed = !(worse.is_nan() || worse > b.tolerance);
+        out.push((
+            Finding {
                 what: format!(
                     "{} {} k={} {} {}",
                     b.dataset, b.model, b.code_size, b.backend, b.metric
@@ -131,19 +141,142 @@ pub fn regressions(baseline: &[BaselineRow], rows: &[Row]) -> Vec<Finding> {
                 baseline: b.value,
                 value,
                 tolerance: b.tolerance,
-            });
-        }
+            },
+            passed,
+        ));
     }
     out
 }
 
-/// Reads a baseline CSV.
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}
+
+/// A JUnit XML report (the format CI systems display): one test case per tracked metric,
+/// a `<failure>` for each that got worse than its tolerance or is missing.
+pub fn junit(outcomes: &[(Finding, bool)], suite: &str) -> String {
+    let failures = outcomes.iter().filter(|(_, p)| !p).count();
+    let mut s = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"ae-bench check\" \
+         tests=\"{n}\" failures=\"{failures}\" errors=\"0\">\n  <testsuite name=\"{}\" \
+         tests=\"{n}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" time=\"0\">\n",
+        xml_escape(suite),
+        n = outcomes.len(),
+    );
+    for (f, passed) in outcomes {
+        // "mnist pca k=30 flex test_sse_per_image": the cell is the class, the metric the name.
+        let (cell, metric) = f.what.rsplit_once(' ').unwrap_or((&f.what, ""));
+        s.push_str(&format!(
+            "    <testcase classname=\"{}\" name=\"{}\" time=\"0\"",
+            xml_escape(cell),
+            xml_escape(metric)
+        ));
+        if *passed {
+            s.push_str("/>\n");
+        } else {
+            let msg = format!(
+                "{}: baseline {:.4}, this run {:.4}, worse by {:+.4} (tolerance {:.4})",
+                f.what,
+                f.baseline,
+                f.value,
+                f.value - f.baseline,
+                f.tolerance
+            );
+            s.push_str(&format!(
+                ">\n      <failure message=\"{m}\" type=\"regression\">{m}</failure>\n    </testcase>\n",
+                m = xml_escape(&msg)
+            ));
+        }
+    }
+    s.push_str("  </testsuite>\n</testsuites>\n");
+    s
+}
+
+/// Every tracked metric as a Markdown table of deltas, failures first.
+pub fn markdown(outcomes: &[(Finding, bool)]) -> String {
+    let failed = outcomes.iter().filter(|(_, p)| !p).count();
+    let mut s = format!(
+        "**{}** — {} of {} tracked metrics within tolerance\n\n\
+         | | cell | baseline | this run | delta | tolerance |\n|---|---|---:|---:|---:|---:|\n",
+        if failed == 0 {
+            "check passed"
+        } else {
+            "check FAILED"
+        },
+        outcomes.len() - failed,
+        outcomes.len()
+    );
+    let mut sorted: Vec<&(Finding, bool)> = outcomes.iter().collect();
+    sorted.sort_by_key(|(_, p)| *p);
+    for (f, passed) in sorted {
+        s.push_str(&format!(
+            "| {} | {} | {:.4} | {:.4} | {:+.4} | {:.4} |\n",
+            if *passed { "✅" } else { "❌" },
+            f.what,
+            f.baseline,
+            f.value,
+            f.value - f.baseline,
+            f.tolerance
+        ));
+    }
+    s
+}
+
+/// Reads a baseline CSV and validates it: a check against nothing, or against a value or
+/// tolerance that is not a finite number (tolerances also >= 0), must not pass.
 pub fn read_baseline(path: &Path) -> Result<Vec<BaselineRow>> {
     let mut rdr = csv_reader(path)?;
     let mut out = Vec::new();
     for (i, rec) in rdr.deserialize().enumerate() {
-        out.push(rec.with_context(|| format!("{}: bad row {}", path.display(), i + 2))?);
+        let line = i + 2;
+        let row: BaselineRow =
+            rec.with_context(|| format!("{}: bad row on line {line}", path.display()))?;
+        let bad = |field: &str, value: String, expected: &str| {
+            anyhow::anyhow!(
+                "{}: line {line}: {field} = {value}, expected {expected}",
+                path.display()
+            )
+        };
+        if !row.value.is_finite() {
+            return Err(bad("value", row.value.to_string(), "a finite number"));
+        }
+        if !(row.tolerance.is_finite() && row.tolerance >= 0.0) {
+            return Err(bad(
+                "tolerance",
+                row.tolerance.to_string(),
+                "a finite number >= 0",
+            ));
+        }
+        if row.seeds == 0 {
+            return Err(bad("seeds", "0".into(), ">= 1"));
+        }
+        if TRACKED.iter().all(|(m, _)| *m != row.metric) {
+            let names: Vec<&str> = TRACKED.iter().map(|(m, _)| *m).collect();
+            return Err(bad(
+                "metric",
+                format!("{:?}", row.metric),
+                &format!("one of {names:?}"),
+            ));
+        }
+        if row.dataset.is_empty() || row.model.is_empty() || row.backend.is_empty() {
+            return Err(bad(
+                "dataset/model/backend",
+                "an empty name".into(),
+                "non-empty names",
+            ));
+        }
+        out.push(row);
     }
+    anyhow::ensure!(
+        !out.is_empty(),
+        "{}: the baseline tracks no metric (empty or header only); a check against it would \
+         pass on nothing. Write one with `check --update-baseline`.",
+        path.display()
+    );
     Ok(out)
 }
 
@@ -229,6 +362,76 @@ mod tests {
         // PCA moving by more than 1e-4 relative is caught too; a missing cell is a failure.
         let f = regressions(&base, &[row("pca", 0, 13.9)]);
         assert_eq!(f.len(), 2, "{f:?}");
+    }
+
+    #[test]
+    fn a_baseline_that_tracks_nothing_or_nonsense_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("b.csv");
+        let header = "dataset,model,code_size,backend,metric,value,tolerance,seeds\n";
+        let cases = [
+            ("", "tracks no metric"),
+            (header, "tracks no metric"),
+            ("garbage\n1,2\n", "bad row"),
+            (
+                &format!("{header}mnist,ae,30,flex,test_sse_per_image,NaN,1,3\n"),
+                "value = NaN",
+            ),
+            (
+                &format!("{header}mnist,ae,30,flex,test_sse_per_image,10,-1,3\n"),
+                "tolerance = -1",
+            ),
+            (
+                &format!("{header}mnist,ae,30,flex,test_sse_per_image,10,NaN,3\n"),
+                "tolerance = NaN",
+            ),
+            (
+                &format!("{header}mnist,ae,30,flex,test_sse_per_image,ten,1,3\n"),
+                "bad row on line 2",
+            ),
+            (
+                &format!("{header}mnist,ae,30,flex,test_sse_per_image,10,1,0\n"),
+                "seeds = 0",
+            ),
+            (
+                &format!("{header}mnist,ae,30,flex,accuracy,10,1,3\n"),
+                "metric",
+            ),
+        ];
+        for (text, expected) in cases {
+            std::fs::write(&p, text).unwrap();
+            let e = format!("{:#}", read_baseline(&p).unwrap_err());
+            assert!(e.contains(expected), "{text:?}: {e}");
+        }
+        // A NaN in the run is a regression, not a pass.
+        let base = baseline_from(&[row("ae", 0, 9.0)], 0.0);
+        assert_eq!(regressions(&base, &[row("ae", 0, f64::NAN)]).len(), 1);
+    }
+
+    #[test]
+    fn junit_and_markdown_reports_list_every_metric() {
+        let base = baseline_from(
+            &[row("ae", 0, 9.0), row("ae", 1, 10.0), row("p<ca", 0, 5.0)],
+            0.0,
+        );
+        let o = outcomes(&base, &[row("ae", 0, 9.5), row("p<ca", 0, 7.0)]);
+        assert_eq!(o.iter().filter(|(_, p)| *p).count(), 1);
+        let xml = junit(&o, "smoke");
+        assert!(xml.contains("tests=\"2\" failures=\"1\""), "{xml}");
+        assert!(
+            xml.contains("classname=\"mnist p&lt;ca k=30 flex\" name=\"test_sse_per_image\""),
+            "{xml}"
+        );
+        assert_eq!(xml.matches("<testcase").count(), 2);
+        assert_eq!(xml.matches("<failure").count(), 1);
+        let md = markdown(&o);
+        assert!(md.starts_with("**check FAILED** — 1 of 2"), "{md}");
+        assert!(
+            md.contains(
+                "| ❌ | mnist p<ca k=30 flex test_sse_per_image | 5.0000 | 7.0000 | +2.0000 |"
+            ),
+            "{md}"
+        );
     }
 
     #[test]

@@ -249,6 +249,10 @@ const LEGEND: u32 = 210;
 
 /// Panels of line charts (linear axes) in a grid of up to 3 columns, each with its legend.
 fn line_panels(panels: &[Panel], x_desc: &str, y_desc: &str, path: &Path) -> Result<()> {
+    crate::store::draw_atomic(path, |p| line_panels_to(panels, x_desc, y_desc, p))
+}
+
+fn line_panels_to(panels: &[Panel], x_desc: &str, y_desc: &str, path: &Path) -> Result<()> {
     register_font();
     let cols = panels.len().clamp(1, 3);
     let rows = panels.len().div_ceil(cols).max(1);
@@ -332,6 +336,10 @@ fn line_panels(panels: &[Panel], x_desc: &str, y_desc: &str, path: &Path) -> Res
 
 /// Horizontal bars, one per series (its last point's value), sorted, in a panel each.
 fn bar_panels(panels: &[Panel], x_desc: &str, path: &Path) -> Result<()> {
+    crate::store::draw_atomic(path, |p| bar_panels_to(panels, x_desc, p))
+}
+
+fn bar_panels_to(panels: &[Panel], x_desc: &str, path: &Path) -> Result<()> {
     register_font();
     let cols = panels.len().clamp(1, 2);
     let rows = panels.len().div_ceil(cols).max(1);

@@ -515,7 +515,43 @@ impl Experiment {
         self.validate_tasks()?;
         self.train.validate()?;
         for m in &self.models {
-            m.train_spec(&self.train)?;
+            m.train_spec(&self.train)
+                .with_context(|| format!("model `{}`", m.name()))?;
+        }
+        // An axis entry listed twice would run the same cell twice and overwrite it; two
+        // models under one label would be averaged as if they were seeds of one model.
+        fn no_duplicates<T: PartialEq + std::fmt::Debug>(field: &str, values: &[T]) -> Result<()> {
+            for (i, v) in values.iter().enumerate() {
+                if values[..i].contains(v) {
+                    bail!("`{field}` lists {v:?} twice: each entry must be distinct");
+                }
+            }
+            Ok(())
+        }
+        no_duplicates("datasets", &self.datasets)?;
+        no_duplicates("code_sizes", &self.code_sizes)?;
+        no_duplicates("seeds", &self.seeds)?;
+        no_duplicates("backends", &self.backends)?;
+        let labels: Vec<String> = self.models.iter().map(ModelSpec::name).collect();
+        for (i, l) in labels.iter().enumerate() {
+            if labels[..i].contains(l) {
+                bail!(
+                    "`models`: two models are named {l:?}; a label identifies one configuration \
+                     (tables average only over seeds), so give each model its own `label`"
+                );
+            }
+        }
+        // Every cell's model is built and checked now, before the first cell trains,
+        // rather than hours into the sweep. Every supported dataset is 28 × 28 pixels.
+        const INPUT: usize = 28 * 28;
+        for m in &self.models {
+            if let ModelSpec::Ae { config, .. } = m {
+                for &k in &self.code_sizes {
+                    config.check(INPUT, k).with_context(|| {
+                        format!("model `{}` at code size {k} cannot be built", m.name())
+                    })?;
+                }
+            }
         }
         if self.name.is_empty()
             || !self
@@ -774,7 +810,7 @@ mod tests {
     fn per_model_train_overrides_merge_validate_and_change_the_key() {
         let e = Experiment::parse(
             "name = \"t\"\ndatasets = [\"mnist\"]\ncode_sizes = [2]\n\
-             models = [{ kind = \"shallow\" }, { kind = \"shallow\", train = { lr = 0.01 } }]\n\
+             models = [{ kind = \"shallow\" }, { kind = \"shallow\", label = \"fast\", train = { lr = 0.01 } }]\n\
              [train]\nepochs = 2",
         )
         .unwrap();
@@ -803,11 +839,82 @@ mod tests {
     }
 
     #[test]
+    fn duplicates_and_unbuildable_cells_are_refused_at_load() {
+        let with = |models: &str, extra: &str| {
+            let text = GOOD.replace("models = [{ kind = \"pca\" }]", models) + extra;
+            format!("{:#}", Experiment::parse(&text).unwrap_err())
+        };
+        let deep = |label: &str, h: usize| {
+            format!(
+                "{{ kind = \"deep\", label = \"{label}\", arch = {{ hidden = [{h}], activation = \"relu\" }} }}"
+            )
+        };
+        let e = with(
+            &format!("models = [{}, {}]", deep("a", 100), deep("a", 200)),
+            "",
+        );
+        assert!(e.contains("two models are named \"a\""), "{e}");
+        let e = with("models = [{ kind = \"pca\" }, { kind = \"pca\" }]", "");
+        assert!(e.contains("two models are named \"pca\""), "{e}");
+        for (field, text) in [
+            ("seeds", "seeds = [0, 0]"),
+            ("code_sizes", "code_sizes = [2, 2]"),
+            ("datasets", "datasets = [\"mnist\", \"mnist\"]"),
+        ] {
+            let t = GOOD
+                .lines()
+                .filter(|l| !l.trim_start().starts_with(field))
+                .collect::<Vec<_>>()
+                .join("\n")
+                + "\n"
+                + text
+                + "\n";
+            let e = format!("{:#}", Experiment::parse(&t).unwrap_err());
+            assert!(e.contains(&format!("`{field}` lists")), "{e}");
+        }
+        // Each surfaced only when its cell ran: now at load, naming model, field, value.
+        let cases = [
+            (
+                "{ kind = \"denoising\", label = \"m\", arch = { hidden = [100] }, corruption = { kind = \"masking\", p = 1.5 } }",
+                "p",
+            ),
+            (
+                "{ kind = \"sparse\", label = \"m\", arch = { hidden = [100] }, sparsity = { penalty = \"kl\", rho = 0.0, beta = 1.0 } }",
+                "rho",
+            ),
+            ("{ kind = \"vae\", label = \"m\", beta = -1.0 }", "beta"),
+            (
+                "{ kind = \"sparse\", label = \"m\", arch = { hidden = [100] }, sparsity = { penalty = \"k-sparse\", k = 31 } }",
+                "k",
+            ),
+            (
+                "{ kind = \"conv\", label = \"m\", channels = [0] }",
+                "channels",
+            ),
+        ];
+        for (model, field) in cases {
+            let e = with(&format!("models = [{model}]"), "");
+            assert!(e.contains("model `m`") && e.contains(field), "{model}: {e}");
+        }
+        let t = GOOD
+            .replace("code_sizes = [2, 30]", "code_sizes = [2, 800]")
+            .replace(
+                "models = [{ kind = \"pca\" }]",
+                &format!("models = [{}]", deep("big", 100)),
+            );
+        let e = format!("{:#}", Experiment::parse(&t).unwrap_err());
+        assert!(
+            e.contains("model `big` at code size 800") && e.contains("code_size"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn autoencoders_parse_with_labels_and_distinct_keys() {
         let e = Experiment::parse(&(GOOD.replace(
             "models = [{ kind = \"pca\" }]",
             "models = [{ kind = \"pca\" }, { kind = \"deep\", label = \"relu\", arch = { hidden = [100], activation = \"relu\" } },\n\
-             { kind = \"deep\", label = \"relu\", arch = { hidden = [200], activation = \"relu\" } }]",
+             { kind = \"deep\", label = \"relu-200\", arch = { hidden = [200], activation = \"relu\" } }]",
         ) + "\n[train]\nepochs = 2\n"))
         .unwrap();
         assert_eq!(e.models[1].name(), "relu");
@@ -885,6 +992,31 @@ mod tests {
             }
         }
         assert!(n >= 1);
+    }
+
+    /// The zoo-wide CI experiment holds every kind of the zoo (and PCA): a family added
+    /// later without a model there fails here, so CI never stops guarding it.
+    #[test]
+    fn the_ci_zoo_experiment_covers_every_family() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/zoo-ci.toml");
+        let exp = Experiment::load(&p).unwrap();
+        let mut kinds: Vec<&str> = exp
+            .models
+            .iter()
+            .filter_map(|m| match m {
+                ModelSpec::Ae { config, .. } => Some(config.kind()),
+                ModelSpec::Pca | ModelSpec::Pixels => None,
+            })
+            .collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        let mut all = ae_core::config::KINDS.to_vec();
+        all.sort_unstable();
+        assert_eq!(
+            kinds, all,
+            "experiments/zoo-ci.toml must hold one model of every kind"
+        );
+        assert!(exp.models.contains(&ModelSpec::Pca));
     }
 
     #[test]

@@ -131,6 +131,15 @@ pub fn code_scatter(
     panels: &[(&str, &Codes2d)],
     path: &Path,
 ) -> Result<()> {
+    crate::store::draw_atomic(path, |p| code_scatter_to(dataset, what, panels, p))
+}
+
+fn code_scatter_to(
+    dataset: &str,
+    what: &str,
+    panels: &[(&str, &Codes2d)],
+    path: &Path,
+) -> Result<()> {
     register_font();
     let cols = panels.len().clamp(1, 4);
     let grid_rows = panels.len().div_ceil(cols).max(1);

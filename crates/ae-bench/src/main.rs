@@ -63,8 +63,17 @@ struct RunArgs {
     #[arg(long, value_name = "K/N")]
     shard: Option<experiment::Shard>,
     /// Cells run at once (default: one per core); each gets cores/jobs backend threads.
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     jobs: Option<usize>,
+}
+
+/// A count that must be >= 1 (`--jobs 0` and the like are refused by the parser).
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("expected a whole number >= 1, found 0".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("expected a whole number >= 1: {e}")),
+    }
 }
 
 impl RunArgs {
@@ -124,6 +133,12 @@ enum Command {
         /// Rewrite the baseline from this run instead of checking against it.
         #[arg(long)]
         update_baseline: bool,
+        /// Also write a JUnit XML report here (one test case per tracked metric).
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        /// Also write a Markdown table of every tracked metric's delta here.
+        #[arg(long)]
+        markdown: Option<PathBuf>,
         /// With --update-baseline: the smallest tolerance, relative to each value (for
         /// single-seed runs, which have no spread to measure).
         #[arg(long, default_value_t = 0.0)]
@@ -139,9 +154,18 @@ enum Command {
         /// The paper.
         #[arg(value_enum)]
         paper: Paper,
-        /// `smoke` (minutes, the CI baseline) or `full` (the paper's protocol).
+        /// `smoke` (minutes, the CI baseline), `fast` (RBM + one-cycle Adam on all images)
+        /// or `full` (the paper's protocol).
         #[arg(long, value_enum, default_value = "smoke")]
         budget: reproduce::BudgetKind,
+        /// Run only these rows (comma-separated), e.g. `--rows rbm+adam,logistic-pca`;
+        /// default: the budget's rows.
+        #[arg(long, value_enum, value_delimiter = ',')]
+        rows: Vec<reproduce::RowKind>,
+        /// Continue an interrupted run folder: rows stored there are kept, a saved
+        /// pretrained stack is reused; the budget must be the stored one.
+        #[arg(long)]
+        resume: Option<PathBuf>,
         /// Override the RBM epochs per layer.
         #[arg(long)]
         pretrain_epochs: Option<usize>,
@@ -200,13 +224,13 @@ enum Command {
         #[arg(long, value_enum)]
         workload: Vec<bench::Workload>,
         /// Timed steps per workload (fits for PCA).
-        #[arg(long, default_value_t = 50)]
+        #[arg(long, default_value_t = 50, value_parser = at_least_one)]
         steps: usize,
         /// Untimed warm-up steps first.
         #[arg(long, default_value_t = 5)]
         warmup: usize,
         /// Threads (give PyTorch the same number).
-        #[arg(long, default_value_t = 2)]
+        #[arg(long, default_value_t = 2, value_parser = at_least_one)]
         threads: usize,
         /// Also write the CSV to this file.
         #[arg(long)]
@@ -294,6 +318,8 @@ fn run(cli: Cli) -> Result<()> {
             baseline,
             sweep: args,
             update_baseline,
+            junit,
+            markdown,
             min_tolerance,
             tolerance,
         } => {
@@ -326,6 +352,16 @@ fn run(cli: Cli) -> Result<()> {
                 for b in &mut base {
                     b.tolerance = rel * b.value.abs();
                 }
+            }
+            let outcomes = check::outcomes(&base, &rows);
+            if let Some(path) = &junit {
+                let suite = format!("{} vs {}", run.display(), baseline.display());
+                let xml = check::junit(&outcomes, &suite);
+                store::write_atomic(path, |f| Ok(std::io::Write::write_all(f, xml.as_bytes())?))?;
+            }
+            if let Some(path) = &markdown {
+                let md = check::markdown(&outcomes);
+                store::write_atomic(path, |f| Ok(std::io::Write::write_all(f, md.as_bytes())?))?;
             }
             let findings = check::regressions(&base, &rows);
             if findings.is_empty() {
@@ -374,6 +410,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Reproduce {
             paper: Paper::Hinton2006,
             budget,
+            rows,
+            resume,
             pretrain_epochs,
             fine_tune_epochs,
             train_limit,
@@ -383,6 +421,12 @@ fn run(cli: Cli) -> Result<()> {
             data_dir,
         } => {
             let mut b = reproduce::Budget::new(budget);
+            if !rows.is_empty() {
+                let mut rows = rows;
+                rows.sort();
+                rows.dedup();
+                b.rows = rows;
+            }
             let custom =
                 pretrain_epochs.is_some() || fine_tune_epochs.is_some() || train_limit.is_some();
             if let Some(e) = pretrain_epochs {
@@ -406,6 +450,7 @@ fn run(cli: Cli) -> Result<()> {
                 data_dir,
                 backend,
                 seed,
+                resume,
                 command: command_line,
             })?;
             println!("{}", outcome.table);
@@ -524,8 +569,15 @@ fn data(command: DataCommand) -> Result<()> {
 
 /// Prints a finished sweep's summary and where its files are.
 fn print_outcome(outcome: &sweep::SweepOutcome) -> Result<()> {
+    // What a person reads in a terminal: the tables and notes, not the chart links
+    // (those are in summary.md, beside the charts).
     let summary = std::fs::read_to_string(outcome.run_dir.join("summary.md"))?;
-    println!("{summary}");
+    for line in summary
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("!["))
+    {
+        println!("{line}");
+    }
     println!(
         "{} cells ok, {} failed, {} rows{}.",
         outcome.ok,
@@ -541,5 +593,30 @@ fn print_outcome(outcome: &sweep::SweepOutcome) -> Result<()> {
     println!(
         "  summary.md (tables and every chart), results.csv, results.parquet, run.json, *.png/*.svg"
     );
+    let failed = failed_cells(&outcome.rows);
+    if !failed.is_empty() {
+        println!("\nFailed cells (the others finished and are stored):");
+        for f in &failed {
+            println!("  {f}");
+        }
+        anyhow::bail!(
+            "{} cell(s) failed; rerun them with `--resume {}` after fixing the cause",
+            failed.len(),
+            outcome.run_dir.display()
+        );
+    }
     Ok(())
+}
+
+/// One line per failed cell: what it was and why it failed.
+fn failed_cells(rows: &[store::Row]) -> Vec<String> {
+    rows.iter()
+        .filter(|r| r.status != "ok" && r.metric == "failed")
+        .map(|r| {
+            format!(
+                "{} {} k={} {} seed {}: {}",
+                r.dataset, r.model, r.code_size, r.backend, r.seed, r.detail
+            )
+        })
+        .collect()
 }

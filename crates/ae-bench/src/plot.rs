@@ -82,18 +82,22 @@ pub fn error_vs_code_size(
     let svg = stem.with_extension("svg");
     let datasets: BTreeSet<&str> = rows.iter().map(|r| r.dataset.as_str()).collect();
     let size = ((620 + LEGEND_WIDTH) * datasets.len().max(1) as u32, 480);
-    draw(
-        &BitMapBackend::new(&png, size).into_drawing_area(),
-        rows,
-        metric,
-        refs,
-    )?;
-    draw(
-        &SVGBackend::new(&svg, size).into_drawing_area(),
-        rows,
-        metric,
-        refs,
-    )?;
+    crate::store::draw_atomic(&png, |p| {
+        draw(
+            &BitMapBackend::new(p, size).into_drawing_area(),
+            rows,
+            metric,
+            refs,
+        )
+    })?;
+    crate::store::draw_atomic(&svg, |p| {
+        draw(
+            &SVGBackend::new(p, size).into_drawing_area(),
+            rows,
+            metric,
+            refs,
+        )
+    })?;
     Ok(())
 }
 
@@ -398,18 +402,22 @@ pub fn curves(rows: &[Row], stem: &Path, kind: &CurveKind) -> Result<bool> {
         (if grid.1 > 1 { 560 } else { 720 }) * grid.1 as u32,
         480 * grid.0 as u32,
     );
-    draw_curves(
-        &BitMapBackend::new(&stem.with_extension("png"), size).into_drawing_area(),
-        &panels,
-        grid,
-        kind,
-    )?;
-    draw_curves(
-        &SVGBackend::new(&stem.with_extension("svg"), size).into_drawing_area(),
-        &panels,
-        grid,
-        kind,
-    )?;
+    crate::store::draw_atomic(&stem.with_extension("png"), |p| {
+        draw_curves(
+            &BitMapBackend::new(p, size).into_drawing_area(),
+            &panels,
+            grid,
+            kind,
+        )
+    })?;
+    crate::store::draw_atomic(&stem.with_extension("svg"), |p| {
+        draw_curves(
+            &SVGBackend::new(p, size).into_drawing_area(),
+            &panels,
+            grid,
+            kind,
+        )
+    })?;
     Ok(true)
 }
 
@@ -507,6 +515,10 @@ where
 /// A grid of grayscale `side`×`side` images, one labelled row per entry (e.g. test digits
 /// and each method's reconstructions, as in Hinton & Salakhutdinov's figure 2), to PNG.
 pub fn image_grid(rows: &[(String, Vec<f32>)], side: usize, path: &Path) -> Result<()> {
+    crate::store::draw_atomic(path, |p| image_grid_to(rows, side, p))
+}
+
+fn image_grid_to(rows: &[(String, Vec<f32>)], side: usize, path: &Path) -> Result<()> {
     register_font();
     const SCALE: usize = 3;
     const LABEL: usize = 150;

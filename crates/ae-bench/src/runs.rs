@@ -69,6 +69,31 @@ pub fn merge(sources: &[PathBuf], out_root: &Path, command: &str) -> Result<Merg
             );
         }
     }
+    // Settings other than the axes must agree, or the merged table would average cells
+    // trained on different budgets as if they were seeds of one model.
+    let settings = |i: &serde_json::Value| {
+        let mut e = i["experiment"].clone();
+        if let Some(o) = e.as_object_mut() {
+            for axis in ["datasets", "models", "code_sizes", "seeds", "backends"] {
+                o.remove(axis);
+            }
+        }
+        e
+    };
+    let first = settings(&infos[0]);
+    for (s, i) in sources.iter().zip(&infos).skip(1) {
+        let other = settings(i);
+        let differ = differing_fields(&first, &other, "");
+        if !differ.is_empty() {
+            bail!(
+                "{} and {} ran `{name}` with different settings ({}): their cells are not \
+                 comparable, so they do not merge; rerun one with the other's settings",
+                sources[0].display(),
+                s.display(),
+                differ.join(", ")
+            );
+        }
+    }
     let mut cells: BTreeMap<String, CellRecord> = BTreeMap::new();
     let mut duplicates = Vec::new();
     for s in sources {
@@ -88,6 +113,19 @@ pub fn merge(sources: &[PathBuf], out_root: &Path, command: &str) -> Result<Merg
                         cells.insert(c.key.clone(), c);
                     }
                 }
+            }
+        }
+    }
+    // One label, one configuration: cell keys carry `label-hash`.
+    let mut hashes: BTreeMap<&str, &str> = BTreeMap::new();
+    for key in cells.keys() {
+        if let Some((label, hash)) = key.split("__").nth(1).and_then(|m| m.rsplit_once('-')) {
+            match hashes.insert(label, hash) {
+                Some(h) if h != hash => bail!(
+                    "model `{label}` has two different configurations among the runs \
+                     (hashes {h} and {hash}): a label must name one configuration"
+                ),
+                _ => {}
             }
         }
     }
@@ -244,6 +282,34 @@ pub fn compare(a: &[Row], b: &[Row], metrics: &[(&str, bool)], names: (&str, &st
     out
 }
 
+/// The dotted paths at which two JSON values differ (objects compared key by key).
+fn differing_fields(a: &serde_json::Value, b: &serde_json::Value, at: &str) -> Vec<String> {
+    match (a.as_object(), b.as_object()) {
+        (Some(x), Some(y)) => {
+            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            keys.into_iter()
+                .flat_map(|k| {
+                    let path = if at.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{at}.{k}")
+                    };
+                    let null = serde_json::Value::Null;
+                    differing_fields(x.get(k).unwrap_or(&null), y.get(k).unwrap_or(&null), &path)
+                })
+                .collect()
+        }
+        _ if a == b => Vec::new(),
+        _ => vec![if at.is_empty() {
+            "(root)".into()
+        } else {
+            at.to_string()
+        }],
+    }
+}
+
 /// Every stored row of a run folder (its cells, else its Parquet table).
 pub fn rows_of(dir: &Path) -> Result<Vec<Row>> {
     let cells = store::load_cells(dir)?;
@@ -346,5 +412,71 @@ mod tests {
         );
         let err = merge(&[a, other], &out, "merge").unwrap_err();
         assert!(format!("{err:#}").contains("only runs of one experiment merge"));
+    }
+
+    #[test]
+    fn merge_refuses_other_settings_and_one_label_with_two_configs() {
+        let root = tempfile::tempdir().unwrap();
+        let mk = |name: &str, train: &str, seed: u64, key: &str| {
+            let d = root.path().join(name);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(
+                d.join("run.json"),
+                format!(
+                    "{{\"experiment\": {{\"name\": \"e\", \"seeds\": [{seed}], \"train\": {train}}}, \"command\": \"x\"}}"
+                ),
+            )
+            .unwrap();
+            store::save_cell(
+                &d,
+                &CellRecord {
+                    key: key.to_string(),
+                    rows: vec![row("ae", seed, "test_sse_per_image", 1.0)],
+                    seconds: 1.0,
+                    artifacts: None,
+                },
+            )
+            .unwrap();
+            d
+        };
+        let out = root.path().join("out");
+        // Seeds differ (an axis): fine.
+        let a = mk(
+            "a",
+            "{\"train_limit\": 500, \"lr\": 0.001}",
+            0,
+            "mnist__ae-aaaa__k2__flex__s0",
+        );
+        let b = mk(
+            "b",
+            "{\"train_limit\": 500, \"lr\": 0.001}",
+            1,
+            "mnist__ae-aaaa__k2__flex__s1",
+        );
+        assert!(merge(&[a.clone(), b], &out, "merge").is_ok());
+        // The budget differs: refused, naming the field.
+        let c = mk(
+            "c",
+            "{\"train_limit\": 1000, \"lr\": 0.001}",
+            1,
+            "mnist__ae-aaaa__k2__flex__s1",
+        );
+        let e = format!("{:#}", merge(&[a.clone(), c], &out, "merge").unwrap_err());
+        assert!(
+            e.contains("train.train_limit") && !e.contains("train.lr"),
+            "{e}"
+        );
+        // One label, two configurations (hashes): refused.
+        let d = mk(
+            "d",
+            "{\"train_limit\": 500, \"lr\": 0.001}",
+            1,
+            "mnist__ae-bbbb__k2__flex__s1",
+        );
+        let e = format!("{:#}", merge(&[a, d], &out, "merge").unwrap_err());
+        assert!(
+            e.contains("model `ae` has two different configurations"),
+            "{e}"
+        );
     }
 }

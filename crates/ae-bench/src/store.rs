@@ -76,13 +76,98 @@ pub fn write_atomic(
 ) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    write(tmp.as_file_mut())?;
-    tmp.as_file_mut().flush()?;
-    tmp.as_file().sync_all()?;
+        .map_err(|e| io_error(e, path, "cannot create a temporary file for"))?;
+    write(tmp.as_file_mut()).map_err(|e| match e.downcast::<std::io::Error>() {
+        Ok(io) => io_error(io, path, "cannot write"),
+        Err(other) => other.context(format!("cannot write {}", path.display())),
+    })?;
+    tmp.as_file_mut()
+        .flush()
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(|e| io_error(e, path, "cannot write"))?;
+    // tempfile creates 0600 files; results are ordinary files, readable like the charts.
+    set_result_permissions(tmp.path())
+        .map_err(|e| io_error(e, path, "cannot set permissions of"))?;
     tmp.persist(path)
-        .with_context(|| format!("cannot move the finished file to {}", path.display()))?;
+        .map_err(|e| io_error(e.error, path, "cannot move the finished file to"))?;
     Ok(())
+}
+
+/// An I/O error as a sentence naming the file; a full disk says so.
+fn io_error(e: std::io::Error, path: &Path, what: &str) -> anyhow::Error {
+    if e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(28) {
+        anyhow::anyhow!("{what} {}: no space left on the device", path.display())
+    } else {
+        anyhow::anyhow!("{what} {}: {e}", path.display())
+    }
+}
+
+/// rw-r--r--, what a file written under the default umask gets.
+fn set_result_permissions(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        Ok(())
+    }
+}
+
+/// Draws a chart to a hidden file beside `path` (same extension, so plotters picks the
+/// same format), then renames it into place: a failed or interrupted drawing (a full
+/// disk) never leaves a half-written chart under the real name.
+pub fn draw_atomic(path: &Path, draw: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let name = path
+        .file_name()
+        .map_or_else(|| "chart".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = path.with_file_name(format!(".partial-{name}"));
+    let result = draw(&tmp).and_then(|()| {
+        set_result_permissions(&tmp).map_err(|e| io_error(e, path, "cannot set permissions of"))?;
+        std::fs::rename(&tmp, path).map_err(|e| io_error(e, path, "cannot move the chart to"))
+    });
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        let text = format!("{e:#}");
+        return Err(
+            if text.contains("os error 28") || text.contains("No space left") {
+                anyhow::anyhow!(
+                    "cannot write the chart {}: no space left on the device",
+                    path.display()
+                )
+            } else {
+                e.context(format!("cannot write the chart {}", path.display()))
+            },
+        );
+    }
+    Ok(())
+}
+
+/// Takes the run folder's lock (`<run>/.lock`, an OS file lock released when the returned
+/// file is dropped or the process dies): two processes working on one run folder at once
+/// (two `--resume`s) would run the same cells twice.
+pub fn lock_run(run_dir: &Path) -> Result<std::fs::File> {
+    let path = run_dir.join(".lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another ae-bench process is working on {} (it holds {}); wait for it to finish \
+             or stop it before resuming",
+            run_dir.display(),
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
 }
 
 /// Stores a cell's record as `<run>/cells/<key>.json`.
@@ -273,5 +358,44 @@ mod tests {
         assert!(r.is_err());
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "old");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_second_process_on_one_run_folder_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = lock_run(dir.path()).unwrap();
+        let e = format!("{:#}", lock_run(dir.path()).unwrap_err());
+        assert!(e.contains("another ae-bench process"), "{e}");
+        drop(held);
+        assert!(lock_run(dir.path()).is_ok());
+    }
+
+    #[test]
+    fn results_and_charts_get_ordinary_permissions_and_failed_drawings_leave_nothing() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.csv");
+        write_atomic(&p, |f| Ok(f.write_all(b"x")?)).unwrap();
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
+        let chart = dir.path().join("c.png");
+        draw_atomic(&chart, |tmp| Ok(std::fs::write(tmp, b"png")?)).unwrap();
+        assert_eq!(
+            std::fs::metadata(&chart).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
+        let e = draw_atomic(&dir.path().join("d.png"), |tmp| {
+            std::fs::write(tmp, b"half")?;
+            Err(std::io::Error::from_raw_os_error(28).into())
+        })
+        .unwrap_err();
+        assert!(format!("{e:#}").contains("d.png: no space left"), "{e:#}");
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(!names.iter().any(|n| n.contains("d.png")), "{names:?}");
     }
 }

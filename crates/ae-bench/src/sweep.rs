@@ -655,6 +655,10 @@ pub fn run(opts: &SweepOptions) -> Result<SweepOutcome> {
     if let Some(b) = opts.backend {
         exp.backends = vec![b];
     }
+    // Every cell of the experiment as written (before --model and --shard select some):
+    // a stored file in cells/ that is none of these (a stale cell of an earlier config
+    // under the same label, a stray file) is never counted in the tables.
+    let all_keys: HashSet<String> = exp.cells().iter().map(Cell::key).collect();
     if !opts.models.is_empty() {
         let names: Vec<String> = exp.models.iter().map(|m| m.name()).collect();
         if let Some(missing) = opts.models.iter().find(|m| !names.contains(m)) {
@@ -685,6 +689,7 @@ pub fn run(opts: &SweepOptions) -> Result<SweepOutcome> {
         )?,
         (None, None) => new_run_dir(&opts.out_root, &exp.name)?,
     };
+    let _lock = store::lock_run(&run_dir)?;
     let done: HashSet<String> = store::load_cells(&run_dir)?
         .into_iter()
         .filter(|c| c.rows.first().is_some_and(|r| r.status == "ok"))
@@ -814,7 +819,22 @@ pub fn run(opts: &SweepOptions) -> Result<SweepOutcome> {
         return Err(e.context(format!("cannot store a cell in {}", run_dir.display())));
     }
 
-    let records = store::load_cells(&run_dir)?;
+    let (records, foreign): (Vec<CellRecord>, Vec<CellRecord>) = store::load_cells(&run_dir)?
+        .into_iter()
+        .partition(|c| all_keys.contains(&c.key));
+    if !foreign.is_empty() {
+        println!(
+            "note: {} file(s) in {}/cells are not cells of this experiment (an earlier \
+             configuration, or not ours) and are left out of the tables: {}",
+            foreign.len(),
+            run_dir.display(),
+            foreign
+                .iter()
+                .map(|c| c.key.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     write_outputs(&run_dir, &exp.name, &opts.command, &records)?;
     let rows: Vec<Row> = records.into_iter().flat_map(|c| c.rows).collect();
     let mut info = info.into_inner().expect("not poisoned");

@@ -221,8 +221,34 @@ fn invalid(field: &'static str, value: impl ToString, expected: impl Into<String
     }
 }
 
+/// Every `kind` of autoencoder, as written in experiment files: the zoo-wide CI
+/// experiment must hold one model of each (a test checks it).
+pub const KINDS: [&str; 7] = [
+    "shallow",
+    "deep",
+    "sparse",
+    "denoising",
+    "contractive",
+    "conv",
+    "vae",
+];
+
 impl AeConfig {
-    /// The variant's name in result rows.
+    /// The variant's `kind` as written in experiment files.
+    pub fn kind(&self) -> &'static str {
+        // Exhaustive: a new variant must name its `kind` here, and [`KINDS`] must list it.
+        match self {
+            AeConfig::Shallow { .. } => "shallow",
+            AeConfig::Deep { .. } => "deep",
+            AeConfig::Sparse { .. } => "sparse",
+            AeConfig::Denoising { .. } => "denoising",
+            AeConfig::Contractive { .. } => "contractive",
+            AeConfig::Conv { .. } => "conv",
+            AeConfig::Vae { .. } => "vae",
+        }
+    }
+
+    /// The variant's default name in tables (the sparse penalties are told apart).
     pub fn name(&self) -> &'static str {
         match self {
             AeConfig::Shallow { .. } => "shallow",

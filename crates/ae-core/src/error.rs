@@ -44,6 +44,14 @@ pub enum CoreError {
         /// The loss value.
         value: f32,
     },
+    /// A file could not be read or written.
+    #[error("{}: {message}", path.display())]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What failed and why.
+        message: String,
+    },
     /// Reading a tensor back from the device failed.
     #[error("reading tensor data back from the device failed: {0}")]
     Data(String),

@@ -272,6 +272,9 @@ pub struct FusedAdam {
     beta_1: f32,
     beta_2: f32,
     epsilon: f32,
+    /// Decoupled weight decay (AdamW): each step first multiplies a parameter by
+    /// `1 − lr · weight_decay`, as PyTorch's `AdamW` does.
+    weight_decay: f32,
 }
 
 impl Default for FusedAdam {
@@ -288,6 +291,7 @@ impl Default for FusedAdam {
             beta_1,
             beta_2,
             epsilon,
+            weight_decay: 0.0,
         }
     }
 }
@@ -296,6 +300,16 @@ impl FusedAdam {
     /// The optimizer for a module, as `AdamConfig::new().init()` builds burn's.
     pub fn init<B: AutodiffBackend, M: AutodiffModule<B>>() -> OptimizerAdaptor<Self, M, B> {
         OptimizerAdaptor::from(FusedAdam::default())
+    }
+
+    /// AdamW: [`FusedAdam::init`] with decoupled weight decay (0: plain Adam, bit for bit).
+    pub fn init_with<B: AutodiffBackend, M: AutodiffModule<B>>(
+        weight_decay: f32,
+    ) -> OptimizerAdaptor<Self, M, B> {
+        OptimizerAdaptor::from(FusedAdam {
+            weight_decay,
+            ..FusedAdam::default()
+        })
     }
 
     fn flex_step<const D: usize>(
@@ -323,7 +337,9 @@ impl FusedAdam {
         let bc2 = (1.0 - b2.powi(t)).sqrt();
         let factor = bc2 / (1.0 - b1.powi(t));
         let eps = self.epsilon * bc2;
+        let decay = 1.0 - lr as f32 * self.weight_decay;
         let lr = lr as f32;
+        let wd = self.weight_decay != 0.0;
         p.par_chunks_mut(ELEMS_PER_TASK)
             .zip(g.par_chunks(ELEMS_PER_TASK))
             .zip(m.par_chunks_mut(ELEMS_PER_TASK))
@@ -336,6 +352,9 @@ impl FusedAdam {
                     || {
                         let n = p.len();
                         let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
+                        if wd {
+                            p.iter_mut().for_each(|p| *p *= decay);
+                        }
                         for i in 0..n {
                             m[i] = b1 * m[i] + (1.0 - b1) * g[i];
                             v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i];
@@ -361,13 +380,22 @@ impl<B: Backend> SimpleOptimizer<B> for FusedAdam {
     ) -> (Tensor<B, D>, Option<Self::State<D>>) {
         type FlexArgs<const D: usize> =
             (Tensor<Flex, D>, Tensor<Flex, D>, Option<AdamState<Flex, D>>);
+        // AdamW's decoupled decay, for the paths that call burn's Adam.
+        let decayed = |t: Tensor<B, D>| match self.weight_decay {
+            0.0 => t,
+            wd => t.mul_scalar(1.0 - lr * f64::from(wd)),
+        };
         match cast::<_, FlexArgs<D>>((tensor, grad, state)) {
             Ok((t, g, s)) if t.dtype() == DType::F32 && g.dtype() == DType::F32 => {
                 same(self.flex_step(lr, t, g, s))
             }
             // Half-precision parameters on flex: burn's update.
-            Ok((t, g, s)) => same(SimpleOptimizer::<Flex>::step(&self.burn, lr, t, g, s)),
-            Err((t, g, s)) => self.burn.step(lr, t, g, s),
+            Ok((t, g, s)) => {
+                let t: Tensor<B, D> = same(t);
+                let t: Tensor<Flex, D> = same(decayed(t));
+                same(SimpleOptimizer::<Flex>::step(&self.burn, lr, t, g, s))
+            }
+            Err((t, g, s)) => self.burn.step(lr, decayed(t), g, s),
         }
     }
 
@@ -1012,6 +1040,67 @@ mod tests {
                 .iter()
                 .zip(data(p0))
                 .any(|(a, b)| (a - b).abs() > 1e-3)
+        );
+    }
+
+    /// With decoupled weight decay the fused step lands where burn's own AdamW lands.
+    #[test]
+    fn fused_adamw_matches_burn_adamw() {
+        let dev = Default::default();
+        let p0 = Tensor::<NdArray, 2>::random([200, 9], Distribution::Default, &dev);
+        let grads: Vec<_> = (0..4)
+            .map(|_| Tensor::<NdArray, 2>::random([200, 9], Distribution::Default, &dev))
+            .collect();
+        let wd = 0.3;
+        let simple = burn::optim::AdamWConfig::new()
+            .with_beta_1(0.9)
+            .with_beta_2(0.999)
+            .with_epsilon(1e-5)
+            .with_weight_decay(wd);
+        let fused = FusedAdam {
+            weight_decay: wd,
+            ..FusedAdam::default()
+        };
+        let plain = FusedAdam::default();
+        let (mut q, mut r) = (
+            Tensor::<Flex, 2>::from_data(p0.to_data(), &FlexDevice),
+            None,
+        );
+        let (mut u, mut w) = (q.clone(), None);
+        // burn's AdamW through a one-parameter module, step by step.
+        let mut module = burn::nn::LinearConfig::new(9, 200)
+            .with_bias(false)
+            .init::<Autodiff<NdArray>>(&dev);
+        module.weight = burn::module::Param::from_tensor(
+            Tensor::<Autodiff<NdArray>, 2>::from_data(p0.clone().transpose().to_data(), &dev),
+        );
+        let mut optim = simple.init::<Autodiff<NdArray>, Linear<Autodiff<NdArray>>>();
+        for (i, g) in grads.iter().enumerate() {
+            let lr = 0.01 * (i + 1) as f64;
+            let gf = Tensor::<Flex, 2>::from_data(g.to_data(), &FlexDevice);
+            (q, r) = SimpleOptimizer::<Flex>::step(&fused, lr, q, gf.clone(), r);
+            (u, w) = SimpleOptimizer::<Flex>::step(&plain, lr, u, gf, w);
+            // The loss sum(W ⊙ Gᵀ) has gradient Gᵀ with respect to W.
+            let gt =
+                Tensor::<Autodiff<NdArray>, 2>::from_data(g.clone().transpose().to_data(), &dev);
+            let loss = (module.weight.val() * gt).sum();
+            let grads = burn::optim::GradientsParams::from_grads(loss.backward(), &module);
+            module = burn::optim::Optimizer::step(&mut optim, lr, module, grads);
+        }
+        let burn_p: Vec<f32> = module
+            .weight
+            .val()
+            .transpose()
+            .into_data()
+            .to_vec()
+            .unwrap();
+        close(data(q.clone()), burn_p);
+        // Decay changes the result: plain Adam lands elsewhere.
+        assert!(
+            data(q)
+                .iter()
+                .zip(data(u))
+                .any(|(a, b)| (a - b).abs() > 1e-4)
         );
     }
 

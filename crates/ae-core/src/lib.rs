@@ -5,6 +5,7 @@
 
 pub mod ae;
 pub mod cg;
+pub mod checkpoint;
 pub mod config;
 pub mod conv;
 pub mod dec;
@@ -17,6 +18,7 @@ pub mod mlp;
 pub mod model;
 pub mod noise;
 pub mod pca;
+pub mod schedule;
 pub mod store;
 pub mod train;
 pub mod vae;
@@ -26,4 +28,5 @@ pub use error::{CoreError, Result};
 pub use metrics::{METRIC_NAMES, ReconMetrics};
 pub use model::{AeOutput, Autoencoder, Codec, evaluate};
 pub use pca::{Pca, PcaCodec};
+pub use schedule::Schedule;
 pub use train::{EpochStats, History, OptimizerSpec, TrainSpec, fit, fit_from};

@@ -26,6 +26,23 @@ pub fn seed(seed: u64) {
     RNG.with(|r| *r.borrow_mut() = ChaCha8Rng::seed_from_u64(seed));
 }
 
+/// This thread's noise stream as (key, word position high, low), for checkpoints.
+pub fn position() -> ([u8; 32], u64, u64) {
+    RNG.with(|r| {
+        let r = r.borrow();
+        let pos = r.get_word_pos();
+        (r.get_seed(), (pos >> 64) as u64, pos as u64)
+    })
+}
+
+/// Puts this thread's noise stream back where [`position`] found it.
+pub fn set_position(state: ([u8; 32], u64, u64)) {
+    let (key, hi, lo) = state;
+    let mut rng = ChaCha8Rng::from_seed(key);
+    rng.set_word_pos((u128::from(hi) << 64) | u128::from(lo));
+    RNG.with(|r| *r.borrow_mut() = rng);
+}
+
 /// Standard-normal noise scaled by `std`, drawn from this thread's stream.
 pub fn normal<B: Backend, const D: usize>(
     shape: [usize; D],

@@ -202,6 +202,18 @@ fn every_variant_has_shapes_finite_loss_learns_and_round_trips() {
     }
 }
 
+/// The zoo list here covers every kind, and every kind is in `KINDS` (which the zoo-wide
+/// CI experiment is checked against).
+#[test]
+fn every_kind_is_in_the_zoo_and_listed() {
+    let mut kinds: Vec<&str> = zoo().iter().map(|(c, _)| c.kind()).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    let mut listed = ae_core::config::KINDS.to_vec();
+    listed.sort_unstable();
+    assert_eq!(kinds, listed);
+}
+
 #[test]
 fn same_seed_same_numbers() {
     let _serial = serial();

@@ -107,11 +107,37 @@ impl DatasetKind {
 
     /// The first directory in [`search_path`](Self::search_path) holding all four files.
     pub fn locate(self, explicit_root: Option<&Path>) -> Result<PathBuf> {
-        if let Some(root) = explicit_root
-            && !root.is_dir()
-        {
-            return Err(DataError::MissingDir {
-                path: root.to_path_buf(),
+        if let Some(root) = explicit_root {
+            if !root.is_dir() {
+                return Err(DataError::MissingDir {
+                    path: root.to_path_buf(),
+                });
+            }
+            // An explicit root is the only place looked at: a broken or incomplete folder
+            // there is an error naming what is wrong, never a silent fallback to another
+            // root (whose data the user did not ask for).
+            let dir = root.join(self.name());
+            if dir.exists() {
+                for f in FILES {
+                    if idx::find_file(&dir, f).is_none() {
+                        let path = dir.join(f);
+                        let gz = dir.join(format!("{f}.gz"));
+                        let why = if path.exists() || gz.exists() {
+                            "is not a regular file (a folder or a broken link?)"
+                        } else {
+                            "is missing (neither it nor its .gz is there)"
+                        };
+                        return Err(DataError::Io {
+                            path,
+                            source: std::io::Error::new(std::io::ErrorKind::NotFound, why),
+                        });
+                    }
+                }
+                return Ok(dir);
+            }
+            return Err(DataError::NotFound {
+                dataset: self.name().to_string(),
+                searched: vec![dir],
             });
         }
         let searched = self.search_path(explicit_root);
@@ -418,6 +444,43 @@ mod tests {
         let searched = DatasetKind::Mnist.search_path(Some(d.path()));
         assert_eq!(searched[0], d.path().join("mnist"));
         assert!(searched.last().unwrap().ends_with("datasets/mnist"));
+    }
+
+    #[test]
+    fn an_explicit_root_never_falls_back_to_another() {
+        let root = tempfile::tempdir().unwrap();
+        // No `mnist/` under the given root: not found there, even though the repository's
+        // data/ (a later root) holds MNIST; only the given root is named.
+        let err = DatasetKind::Mnist.locate(Some(root.path())).unwrap_err();
+        match &err {
+            DataError::NotFound { searched, .. } => {
+                assert_eq!(searched, &vec![root.path().join("mnist")]);
+            }
+            other => panic!("expected NotFound, got {other:?}"),
+        }
+        // A folder that lacks a file: the error names the file.
+        let dir = root.path().join("mnist");
+        std::fs::create_dir(&dir).unwrap();
+        write_fixture(&dir, true);
+        std::fs::remove_file(dir.join(format!("{}.gz", FILES[1]))).unwrap();
+        let err = DatasetKind::Mnist
+            .locate(Some(root.path()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("train-labels-idx1-ubyte") && err.contains("missing"),
+            "{err}"
+        );
+        // A folder in a file's place.
+        std::fs::create_dir(dir.join(FILES[1])).unwrap();
+        let err = DatasetKind::Mnist
+            .locate(Some(root.path()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("train-labels-idx1-ubyte") && err.contains("not a regular file"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -3,10 +3,33 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::dataset::{DatasetKind, FILES};
 use crate::error::{DataError, Result};
 use crate::idx;
+
+/// How long a mirror may take before the next one is tried.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// Establishing the connection.
+    pub connect: Duration,
+    /// From the request until the response headers.
+    pub response: Duration,
+    /// The whole body of one file (the largest is 9.9 MB gzipped).
+    pub body: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(15),
+            response: Duration::from_secs(30),
+            // 9.9 MB in 10 minutes is 16 kB/s: slower than that, another mirror is better.
+            body: Duration::from_secs(600),
+        }
+    }
+}
 
 /// Progress of one file's download: `(file name, bytes so far, total bytes if known)`.
 pub type Progress<'a> = &'a mut dyn FnMut(&str, u64, Option<u64>);
@@ -21,6 +44,24 @@ pub fn fetch(
     mirrors: &[&str],
     progress: Progress<'_>,
 ) -> Result<PathBuf> {
+    fetch_with(kind, dest_root, mirrors, Timeouts::default(), progress)
+}
+
+/// [`fetch`] with explicit timeouts: a mirror that does not connect, answer or deliver in
+/// time fails over to the next.
+pub fn fetch_with(
+    kind: DatasetKind,
+    dest_root: &Path,
+    mirrors: &[&str],
+    timeouts: Timeouts,
+    progress: Progress<'_>,
+) -> Result<PathBuf> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(timeouts.connect))
+        .timeout_recv_response(Some(timeouts.response))
+        .timeout_recv_body(Some(timeouts.body))
+        .build()
+        .into();
     let dir = dest_root.join(kind.name());
     std::fs::create_dir_all(&dir).map_err(|source| DataError::Io {
         path: dir.clone(),
@@ -39,7 +80,7 @@ pub fn fetch(
         let mut done = false;
         for base in mirrors {
             let url = format!("{}/{stem}.gz", base.trim_end_matches('/'));
-            match download_verified(&url, &target, sum, progress) {
+            match download_verified(&agent, &url, &target, sum, progress) {
                 Ok(()) => {
                     done = true;
                     break;
@@ -64,12 +105,19 @@ pub fn fetch(
 }
 
 /// Fetches one URL, checks the decompressed payload and writes it to `target`.
-fn download_verified(url: &str, target: &Path, sum: &str, progress: Progress<'_>) -> Result<()> {
+fn download_verified(
+    agent: &ureq::Agent,
+    url: &str,
+    target: &Path,
+    sum: &str,
+    progress: Progress<'_>,
+) -> Result<()> {
     let io_err = |e: std::io::Error| DataError::Io {
         path: PathBuf::from(url),
         source: e,
     };
-    let mut resp = ureq::get(url)
+    let mut resp = agent
+        .get(url)
         .call()
         .map_err(|e| io_err(std::io::Error::other(e)))?;
     let total = resp.body().content_length();
@@ -259,5 +307,42 @@ mod tests {
         let target = dest.path().join("mnist").join(&victim);
         assert!(!target.exists(), "a corrupt file must not be left behind");
         assert!(!target.with_extension("gz.partial").exists());
+    }
+
+    #[test]
+    fn a_stalled_mirror_times_out_and_the_next_is_tried() {
+        // A local server that accepts and never answers.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let hold = std::thread::spawn(move || {
+            let conns: Vec<_> = listener.incoming().take(2).collect();
+            std::thread::sleep(std::time::Duration::from_secs(3));
+            drop(conns);
+        });
+        let dest = tempfile::tempdir().unwrap();
+        let t = std::time::Instant::now();
+        let short = Timeouts {
+            connect: Duration::from_millis(500),
+            response: Duration::from_millis(500),
+            body: Duration::from_millis(500),
+        };
+        let stalled = format!("http://{addr}");
+        let err = fetch_with(
+            DatasetKind::Mnist,
+            dest.path(),
+            &[&stalled, &stalled],
+            short,
+            &mut |_, _, _| {},
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(3),
+            "{:?}",
+            t.elapsed()
+        );
+        // Both mirrors were tried, each failed on its own timeout.
+        assert_eq!(err.matches("timeout").count(), 2, "{err}");
+        let _ = hold.join();
     }
 }
