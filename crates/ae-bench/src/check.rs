@@ -124,7 +124,13 @@ pub fn outcomes(baseline: &[BaselineRow], rows: &[Row]) -> Vec<(Finding, bool)> 
             .iter()
             .find(|(m, _)| *m == b.metric)
             .is_none_or(|(_, l)| *l);
-        let value = run.get(&key).map_or(f64::NAN, |v| mean_sd(v).0);
+        let found = run.get(&key).map_or(0, Vec::len);
+        // A mean over fewer seeds than the baseline's is not the same measurement (a task
+        // that died took some seeds with it): it fails rather than passes on a subset.
+        let value = match run.get(&key) {
+            Some(v) if v.len() >= b.seeds => mean_sd(v).0,
+            Some(_) | None => f64::NAN,
+        };
         let worse = if lower_better {
             value - b.value
         } else {
@@ -132,10 +138,15 @@ pub fn outcomes(baseline: &[BaselineRow], rows: &[Row]) -> Vec<(Finding, bool)> 
         };
         // A missing or NaN value is a regression too.
         let passed = !(worse.is_nan() || worse > b.tolerance);
+        let seeds_note = if found < b.seeds {
+            format!(" ({found} of {} seeds)", b.seeds)
+        } else {
+            String::new()
+        };
         out.push((
             Finding {
                 what: format!(
-                    "{} {} k={} {} {}",
+                    "{} {} k={} {} {}{seeds_note}",
                     b.dataset, b.model, b.code_size, b.backend, b.metric
                 ),
                 baseline: b.value,
@@ -406,6 +417,14 @@ mod tests {
         // A NaN in the run is a regression, not a pass.
         let base = baseline_from(&[row("ae", 0, 9.0)], 0.0);
         assert_eq!(regressions(&base, &[row("ae", 0, f64::NAN)]).len(), 1);
+        // So is a mean over fewer seeds than the baseline's (a dead task took some).
+        let base = baseline_from(
+            &[row("ae", 0, 9.0), row("ae", 1, 10.0), row("ae", 2, 11.0)],
+            0.0,
+        );
+        let f = regressions(&base, &[row("ae", 0, 9.0), row("ae", 1, 10.0)]);
+        assert_eq!(f.len(), 1);
+        assert!(f[0].what.ends_with("(2 of 3 seeds)"), "{:?}", f[0]);
     }
 
     #[test]

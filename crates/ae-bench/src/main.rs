@@ -13,6 +13,7 @@ mod provenance;
 mod report;
 mod reproduce;
 mod runs;
+mod slurm;
 mod store;
 mod sweep;
 
@@ -65,6 +66,10 @@ struct RunArgs {
     /// Cells run at once (default: one per core); each gets cores/jobs backend threads.
     #[arg(long, value_parser = at_least_one)]
     jobs: Option<usize>,
+    /// Write into exactly this run folder (created if missing, continued if it holds a
+    /// run), instead of a new dated one; what Slurm array tasks use.
+    #[arg(long, conflicts_with = "resume")]
+    run_dir: Option<PathBuf>,
 }
 
 /// A count that must be >= 1 (`--jobs 0` and the like are refused by the parser).
@@ -88,11 +93,70 @@ impl RunArgs {
             models: self.models,
             resume: self.resume,
             shard: self.shard,
+            run_dir: self.run_dir,
             jobs: self.jobs,
             backend,
             command,
         }
     }
+}
+
+#[derive(Debug, Subcommand)]
+enum SlurmAction {
+    /// Write `sweep.sbatch` / `merge.sbatch` into a new run root `<out>/<date>-<name>-slurm`
+    /// and submit them: an array of --tasks shards, then a merge (+ check) job.
+    Submit {
+        /// Experiment file [default: experiments/smoke.toml].
+        #[arg(long)]
+        experiment: Option<PathBuf>,
+        /// Override a field of the experiment file (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// Run only these models (repeatable).
+        #[arg(long = "model")]
+        models: Vec<String>,
+        /// Data root, as the compute nodes see it (a shared filesystem).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Folder in which the run root is created (a shared filesystem).
+        #[arg(long, default_value = "results")]
+        out: PathBuf,
+        /// Backend of every task (e.g. `cuda` on a GPU partition).
+        #[arg(long, value_enum)]
+        backend: Option<BackendKind>,
+        /// Array tasks (shards).
+        #[arg(long, value_parser = at_least_one, default_value_t = 4)]
+        tasks: usize,
+        /// Partition.
+        #[arg(long)]
+        partition: Option<String>,
+        /// Time limit per task, e.g. 02:00:00.
+        #[arg(long)]
+        time: Option<String>,
+        /// CPUs per task; each task's sweep uses exactly these.
+        #[arg(long, value_parser = at_least_one, default_value_t = 1)]
+        cpus_per_task: usize,
+        /// GPUs per task.
+        #[arg(long)]
+        gpus_per_task: Option<usize>,
+        /// Requeue a preempted task (it stops at a cell boundary on SIGTERM and continues).
+        #[arg(long)]
+        requeue: bool,
+        /// Check the merged run against this baseline in the merge job.
+        #[arg(long)]
+        baseline: Option<PathBuf>,
+        /// Write and print the scripts, submit nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Resubmit an earlier run root with its stored settings: only missing cells run.
+        #[arg(long)]
+        resume: Option<PathBuf>,
+    },
+    /// Cells done / failed / missing per task, and the jobs' state in squeue.
+    Status {
+        /// The run root.
+        run: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -235,6 +299,12 @@ enum Command {
         /// Also write the CSV to this file.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Run a sweep on a Slurm cluster as a job array (`submit`), or show a submitted run's
+    /// progress (`status`).
+    Slurm {
+        #[command(subcommand)]
+        action: SlurmAction,
     },
     /// Dataset management.
     Data {
@@ -456,6 +526,75 @@ fn run(cli: Cli) -> Result<()> {
             println!("{}", outcome.table);
             println!("Results: {}/", outcome.run_dir.display());
         }
+        Command::Slurm { action } => match action {
+            SlurmAction::Status { run } => print!("{}", slurm::status(&run)?),
+            SlurmAction::Submit {
+                experiment,
+                sets,
+                models,
+                data_dir,
+                out,
+                backend,
+                tasks,
+                partition,
+                time,
+                cpus_per_task,
+                gpus_per_task,
+                requeue,
+                baseline,
+                dry_run,
+                resume,
+            } => {
+                let (spec, root) = match resume {
+                    Some(root) => (slurm::load_spec(&root)?, root),
+                    None => {
+                        let experiment =
+                            experiment.unwrap_or_else(|| PathBuf::from("experiments/smoke.toml"));
+                        let name = experiment::Experiment::load_with(&experiment, &sets)?.name;
+                        let abs = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
+                        let spec = slurm::SlurmSpec {
+                            experiment: abs(experiment),
+                            sets,
+                            models,
+                            data_dir: data_dir.map(abs),
+                            backend: backend.map(|b| b.name().to_string()),
+                            tasks,
+                            partition,
+                            time,
+                            cpus_per_task,
+                            gpus_per_task,
+                            requeue,
+                            baseline: baseline.map(abs),
+                        };
+                        let root = sweep::new_run_dir(&out, &format!("{name}-slurm"))?;
+                        (spec, abs(root))
+                    }
+                };
+                let s = slurm::submit(&spec, &root, dry_run)?;
+                match s.jobs {
+                    None => {
+                        println!("# {}/sweep.sbatch\n{}", root.display(), s.scripts.array);
+                        println!(
+                            "# {}/merge.sbatch (sbatch --dependency=afterany:<array>)\n{}",
+                            root.display(),
+                            s.scripts.merge
+                        );
+                        println!("Dry run: nothing submitted. Scripts in {}/", root.display());
+                    }
+                    Some((array, merge)) => {
+                        println!(
+                            "Submitted array job {array} ({} tasks) and merge job {merge}.",
+                            spec.tasks
+                        );
+                        println!(
+                            "Run root: {}/  (ae-bench slurm status {})",
+                            root.display(),
+                            root.display()
+                        );
+                    }
+                }
+            }
+        },
         Command::Merge { runs: sources, out } => {
             let m = runs::merge(&sources, &out, &command_line)?;
             if !m.duplicates.is_empty() {

@@ -44,6 +44,10 @@ pub struct SweepOptions {
     pub resume: Option<PathBuf>,
     /// Run only this shard of the cells.
     pub shard: Option<Shard>,
+    /// Write into exactly this folder: created when missing, continued (as `resume`) when
+    /// it already holds a run — what a Slurm array task uses, so a requeued or resubmitted
+    /// task finds its own cells.
+    pub run_dir: Option<PathBuf>,
     /// Cells run at once (default: see [`ThreadBudget::choose`]).
     pub jobs: Option<usize>,
     /// The command line, recorded in run.json and summary.md.
@@ -63,6 +67,17 @@ pub struct SweepOutcome {
     pub failed: usize,
     /// Datasets skipped because they are not on this machine.
     pub skipped: Vec<String>,
+}
+
+/// The cores this process may use: Slurm's allocation (`SLURM_CPUS_PER_TASK`) when run as
+/// a Slurm task (whose cgroup the plain core count does not see with `task/none`), else
+/// every core.
+pub fn allocated_cores() -> usize {
+    std::env::var("SLURM_CPUS_PER_TASK")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n >= 1)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// How the cores are shared: `jobs` cells at once, each on its own rayon pool of
@@ -683,6 +698,16 @@ pub fn run(opts: &SweepOptions) -> Result<SweepOutcome> {
     cells.retain(|c| data.contains_key(&c.dataset));
     let run_dir = match (&opts.resume, opts.shard) {
         (Some(dir), _) => resumable(dir, &exp)?,
+        (None, _) if opts.run_dir.is_some() => {
+            let dir = opts.run_dir.clone().unwrap_or_default();
+            if dir.join("run.json").is_file() {
+                resumable(&dir, &exp)?
+            } else {
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+                dir
+            }
+        }
         (None, Some(s)) => new_run_dir(
             &opts.out_root,
             &format!("{}-shard{}of{}", exp.name, s.k, s.n),
@@ -697,8 +722,13 @@ pub fn run(opts: &SweepOptions) -> Result<SweepOutcome> {
         .collect();
     let (kept, pending): (Vec<&Cell>, Vec<&Cell>) =
         cells.iter().partition(|c| done.contains(&c.key()));
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let budget = ThreadBudget::choose(cores, opts.jobs, pending.len());
+    let budget = ThreadBudget::choose(allocated_cores(), opts.jobs, pending.len());
+    // SIGTERM (Slurm's preemption or time limit, `scancel`): finish the running cells,
+    // start no new one, and stop with the stored cells intact.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    #[cfg(unix)]
+    signal_hook::flag::register(signal_hook::consts::SIGTERM, std::sync::Arc::clone(&stop))
+        .context("cannot install the SIGTERM handler")?;
     let info = Mutex::new(RunInfo {
         command: &opts.command,
         experiment_file: opts.experiment.display().to_string(),
@@ -785,6 +815,9 @@ pub fn run(opts: &SweepOptions) -> Result<SweepOutcome> {
                     }
                 };
                 while let Some(cell) = pending.get(next.fetch_add(1, Ordering::SeqCst)) {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
                     let cell_bar = bars.add(ProgressBar::new(1).with_style(cell_style.clone()));
                     cell_bar.set_prefix(cell.key());
                     let record = execute(&state, cell, &pool, &cell_bar, budget.jobs == 1);
@@ -817,6 +850,15 @@ pub fn run(opts: &SweepOptions) -> Result<SweepOutcome> {
     bar.finish_and_clear();
     if let Some(e) = failure.into_inner().expect("not poisoned") {
         return Err(e.context(format!("cannot store a cell in {}", run_dir.display())));
+    }
+    if stop.load(Ordering::SeqCst) {
+        let stored = store::load_cells(&run_dir)?.len();
+        bail!(
+            "stopped by SIGTERM at a cell boundary: {stored} cell(s) stored in {}; continue \
+             with `--resume {}` (or resubmit the Slurm task)",
+            run_dir.display(),
+            run_dir.display()
+        );
     }
 
     let (records, foreign): (Vec<CellRecord>, Vec<CellRecord>) = store::load_cells(&run_dir)?
@@ -992,6 +1034,7 @@ mod tests {
             models: Vec::new(),
             resume: None,
             shard: None,
+            run_dir: None,
             jobs: None,
             command: "test".into(),
         }
