@@ -433,7 +433,10 @@ mod tests {
             &[row("ae", 0, 9.0), row("ae", 1, 10.0), row("p<ca", 0, 5.0)],
             0.0,
         );
-        let o = outcomes(&base, &[row("ae", 0, 9.5), row("p<ca", 0, 7.0)]);
+        let o = outcomes(
+            &base,
+            &[row("ae", 0, 9.5), row("ae", 1, 9.5), row("p<ca", 0, 7.0)],
+        );
         assert_eq!(o.iter().filter(|(_, p)| *p).count(), 1);
         let xml = junit(&o, "smoke");
         assert!(xml.contains("tests=\"2\" failures=\"1\""), "{xml}");

@@ -102,6 +102,8 @@ impl RunArgs {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once per process: the size of the larger variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum SlurmAction {
     /// Write `sweep.sbatch` / `merge.sbatch` into a new run root `<out>/<date>-<name>-slurm`
     /// and submit them: an array of --tasks shards, then a merge (+ check) job.
