@@ -20,7 +20,13 @@ state_of() { scontrol -o show job "$1" | grep -o 'JobState=[A-Z_]*' | head -1 | 
 
 echo "--- 1. smoke as a 4-task job array"
 t0=$(date +%s)
-submit() { "$BIN" slurm submit "$@" | tee /dev/stderr | sed -n 's|^Run root: \(.*\)/  .*|\1|p'; }
+# Prints submit's output (to stderr: stdout is the run root) and returns the run root.
+submit() {
+  local out
+  out=$("$BIN" slurm submit "$@")
+  echo "$out" >&2
+  echo "$out" | sed -n 's|^Run root: \(.*\)/  .*|\1|p'
+}
 R=$(submit --tasks 4 --baseline results/baselines/smoke.csv --out "$OUT/plain")
 wait_gone "$(job_of "$R" merge)" 900
 echo "slurm smoke: $(( $(date +%s) - t0 )) s from submission to the checked merge"
@@ -56,3 +62,20 @@ uniq=$(ls "$M/cells" | sort -u | wc -l)
 [ "$cells" = 84 ] && [ "$uniq" = 84 ] || { echo "merged run has $cells cells ($uniq distinct), expected 84" >&2; exit 1; }
 grep -q "appeared in more than one source" "$R/logs/merge.log" && { echo "a cell ran twice" >&2; exit 1; }
 echo "cancel + resume: every one of the 84 cells present once, check passed"
+
+echo "--- 3. preemption: a --requeue task is requeued mid-run (SIGTERM), stops at a cell boundary, continues"
+R=$(submit --tasks 2 --requeue --baseline results/baselines/smoke.csv --out "$OUT/requeue")
+A=$(job_of "$R" array)
+for _ in $(seq 600); do
+  n=$( (ls "$R/shard-1/cells" 2>/dev/null || true) | wc -l)
+  [ "$n" -ge 2 ] && [ "$(state_of "${A}_1" 2>/dev/null || true)" = RUNNING ] && break
+  sleep 0.2
+done
+scontrol requeue "${A}_1"
+echo "requeued task 1 with $(ls "$R/shard-1/cells" | wc -l) of 42 cells stored"
+wait_gone "$(job_of "$R" merge)" 900
+cat "$R/logs/merge.log"
+grep -a -q "stopped by SIGTERM at a cell boundary" "$R/logs/task-1.log" \
+  || { echo "task 1 did not stop cleanly on SIGTERM" >&2; tail -5 "$R/logs/task-1.log" >&2; exit 1; }
+[ "$(state_of "$(job_of "$R" merge)")" = COMPLETED ] || { echo "merge after requeue failed" >&2; exit 1; }
+echo "requeue: the task stopped at a cell boundary, was requeued, continued its folder; check passed"

@@ -166,6 +166,138 @@ pub fn summary_markdown(title: &str, command: &str, rows: &[Row]) -> String {
     out
 }
 
+/// LaTeX special characters escaped for text mode.
+pub fn latex_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\textbackslash{}"),
+            '&' | '%' | '$' | '#' | '_' | '{' | '}' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '~' => out.push_str("\\textasciitilde{}"),
+            '^' => out.push_str("\\textasciicircum{}"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// A label-safe slug: letters and digits, the rest as '-'.
+fn slug(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// One booktabs table per dataset and summary metric, for a paper: mean ± sd over seeds,
+/// the best of each column in bold, the metric and `budget` in the caption, a `\label`
+/// derived from the run's `name`. Returns `(file name, text)` pairs, plus `tables.tex`
+/// that `\input`s them all, and `preamble.tex` listing the packages they need.
+pub fn summary_latex(name: &str, budget: &str, rows: &[Row]) -> Vec<(String, String)> {
+    let mut files = Vec::new();
+    let datasets: BTreeSet<&str> = rows.iter().map(|r| r.dataset.as_str()).collect();
+    for (metric, lower_better) in SUMMARY_METRICS {
+        for dataset in &datasets {
+            let table = wide(rows, dataset, metric);
+            if table.is_empty() {
+                continue;
+            }
+            let sizes: BTreeSet<u32> = table.values().flat_map(|c| c.keys().copied()).collect();
+            let best: BTreeMap<u32, f64> = sizes
+                .iter()
+                .filter_map(|&c| {
+                    let vals = table.values().filter_map(|cols| match cols.get(&c) {
+                        Some(Entry::Ok { mean, .. }) => Some(*mean),
+                        _ => None,
+                    });
+                    let b = if lower_better {
+                        vals.fold(f64::INFINITY, f64::min)
+                    } else {
+                        vals.fold(f64::NEG_INFINITY, f64::max)
+                    };
+                    b.is_finite().then_some((c, b))
+                })
+                .collect();
+            let mut t = String::new();
+            let _ = writeln!(t, "\\begin{{table}}[htbp]\n\\centering\n\\small");
+            let _ = writeln!(
+                t,
+                "\\caption{{{}: {} ({} is better), mean $\\pm$ sd over seeds; {}. Run \\texttt{{{}}}.}}",
+                latex_escape(dataset),
+                latex_escape(&metric.replace('_', " ")),
+                if lower_better { "lower" } else { "higher" },
+                latex_escape(budget),
+                latex_escape(name)
+            );
+            let _ = writeln!(
+                t,
+                "\\label{{tab:{}-{}-{}}}",
+                slug(name),
+                slug(dataset),
+                slug(metric)
+            );
+            let _ = writeln!(
+                t,
+                "\\begin{{tabular}}{{ll{}}}\n\\toprule",
+                "r".repeat(sizes.len())
+            );
+            let header: Vec<String> = sizes.iter().map(|c| format!("$k={c}$")).collect();
+            let _ = writeln!(
+                t,
+                "model & backend & {} \\\\\n\\midrule",
+                header.join(" & ")
+            );
+            for ((model, backend), cols) in &table {
+                let cells: Vec<String> = sizes
+                    .iter()
+                    .map(|c| match cols.get(c) {
+                        None => String::new(),
+                        Some(Entry::Failed) => "failed".into(),
+                        Some(Entry::Ok { mean, sd, n }) => {
+                            let mut s = fmt_value(*mean);
+                            if *n > 1 {
+                                s = format!("{s} $\\pm$ {}", fmt_value(*sd));
+                            }
+                            if best.get(c) == Some(mean) && table.len() > 1 {
+                                s = format!("\\textbf{{{s}}}");
+                            }
+                            s
+                        }
+                    })
+                    .collect();
+                let _ = writeln!(
+                    t,
+                    "{} & {} & {} \\\\",
+                    latex_escape(model),
+                    latex_escape(backend),
+                    cells.join(" & ")
+                );
+            }
+            let _ = writeln!(t, "\\bottomrule\n\\end{{tabular}}\n\\end{{table}}");
+            files.push((format!("{}_{}.tex", slug(dataset), metric), t));
+        }
+    }
+    let all: String = files
+        .iter()
+        .map(|(f, _)| format!("\\input{{{}}}\n", f.trim_end_matches(".tex")))
+        .collect();
+    files.push(("tables.tex".into(), all));
+    files.push((
+        "preamble.tex".into(),
+        "% The packages the tables need; \\input this in the preamble.\n\\usepackage{booktabs}\n"
+            .into(),
+    ));
+    files
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,5 +334,41 @@ mod tests {
         );
         assert!(md.contains("| pca | flex | **50.000** | 13.870 |"), "{md}");
         assert!(md.contains("loss became NaN at epoch 3"), "{md}");
+    }
+
+    #[test]
+    fn latex_tables_are_booktabs_with_bold_best_escaped_names_and_labels() {
+        let rows = vec![
+            row("deep_ae", 2, 0, 10.0),
+            row("deep_ae", 2, 1, 12.0),
+            row("pca", 2, 0, 13.0),
+        ];
+        let files = summary_latex("2026-11-29-smoke", "3 epochs on 5 000 images", &rows);
+        let (name, t) = files
+            .iter()
+            .find(|(f, _)| f == "mnist_test_sse_per_image.tex")
+            .unwrap();
+        assert!(name.ends_with(".tex"));
+        for needle in [
+            "\\toprule",
+            "\\midrule",
+            "\\bottomrule",
+            "\\label{tab:2026-11-29-smoke-mnist-test-sse-per-image}",
+            "deep\\_ae & flex & \\textbf{11.000 $\\pm$ 1.414} \\\\",
+            "pca & flex & 13.000 \\\\",
+            "3 epochs on 5 000 images",
+        ] {
+            assert!(t.contains(needle), "{needle}\n{t}");
+        }
+        assert_eq!(t.matches("\\begin{").count(), t.matches("\\end{").count());
+        assert!(
+            files
+                .iter()
+                .any(|(f, s)| f == "tables.tex" && s.contains("\\input{mnist_test_sse_per_image}"))
+        );
+        assert_eq!(
+            latex_escape("a_b&c%d#e$f{g}~^\\"),
+            "a\\_b\\&c\\%d\\#e\\$f\\{g\\}\\textasciitilde{}\\textasciicircum{}\\textbackslash{}"
+        );
     }
 }

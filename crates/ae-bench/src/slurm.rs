@@ -108,7 +108,10 @@ pub fn scripts(spec: &SlurmSpec, root: &Path, exe: &Path) -> Scripts {
     if spec.requeue {
         // Preemption or a lost node puts the task back in the queue; SIGTERM 60 s before
         // the end lets the sweep stop at a cell boundary.
-        array.push_str("#SBATCH --requeue\n#SBATCH --signal=B:TERM@60\n");
+        // Append, so the log of a requeued task keeps what its first run printed.
+        array.push_str(
+            "#SBATCH --requeue\n#SBATCH --signal=B:TERM@60\n#SBATCH --open-mode=append\n",
+        );
     }
     array.push_str(&format!(
         "set -euo pipefail\n\

@@ -954,7 +954,41 @@ fn write_summary(
     store::write_atomic(&run_dir.join("summary.md"), |f| {
         use std::io::Write;
         Ok(f.write_all(md.as_bytes())?)
-    })
+    })?;
+    // The same tables for a paper: latex/*.tex (booktabs).
+    let latex = run_dir.join("latex");
+    std::fs::create_dir_all(&latex)
+        .with_context(|| format!("cannot create {}", latex.display()))?;
+    for (file, text) in report::summary_latex(name, &budget_note(run_dir), rows) {
+        store::write_atomic(&latex.join(file), |f| {
+            use std::io::Write;
+            Ok(f.write_all(text.as_bytes())?)
+        })?;
+    }
+    Ok(())
+}
+
+/// The training budget in words, from the run's run.json (for table captions).
+fn budget_note(run_dir: &Path) -> String {
+    let info: serde_json::Value = std::fs::read_to_string(run_dir.join("run.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    let train = &info["experiment"]["train"];
+    let seeds = info["experiment"]["seeds"]
+        .as_array()
+        .map_or(0, |s| s.len());
+    match (train["epochs"].as_u64(), train["train_limit"].as_u64()) {
+        (Some(e), Some(limit)) => format!(
+            "{e} epochs on {} training images, {seeds} seed(s)",
+            if limit == 0 {
+                "all".to_string()
+            } else {
+                limit.to_string()
+            }
+        ),
+        _ => "budget as in the run's run.json".into(),
+    }
 }
 
 #[cfg(test)]

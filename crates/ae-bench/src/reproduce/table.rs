@@ -73,6 +73,19 @@ pub(super) fn write_outputs(
         use std::io::Write;
         Ok(f.write_all(table.as_bytes())?)
     })?;
+    // The paper's table as LaTeX (booktabs), in the run and beside the Markdown one.
+    let tex = table_latex(opts, &cells);
+    let tex_name = opts.budget.paper_file().replace(".md", ".tex");
+    for dir in [
+        run_dir.join("latex"),
+        opts.paper_root.join("paper").join("latex"),
+    ] {
+        std::fs::create_dir_all(&dir)?;
+        store::write_atomic(&dir.join(&tex_name), |f| {
+            use std::io::Write;
+            Ok(f.write_all(tex.as_bytes())?)
+        })?;
+    }
     let paper_dir = opts.paper_root.join("paper");
     std::fs::create_dir_all(&paper_dir)?;
     store::write_atomic(&paper_dir.join(opts.budget.paper_file()), |f| {
@@ -89,6 +102,40 @@ fn reached(rows: &[Row], target: f64) -> Option<(usize, f64)> {
         .map_while(|e| value(format!("curve_test_sse@{e}")).map(|v| (e, v)))
         .find(|&(_, v)| v <= target)
         .and_then(|(e, _)| Some((e, value(format!("curve_train_seconds@{e}"))?)))
+}
+
+/// The table in the paper's layout (method, paper, ours), booktabs.
+fn table_latex(opts: &ReproduceOptions, cells: &[CellRecord]) -> String {
+    use crate::report::latex_escape;
+    let b = &opts.budget;
+    let mut t = format!(
+        "\\begin{{table}}[htbp]\n\\centering\n\\caption{{Average squared error per MNIST test \
+         image, {}-dimensional codes: Hinton \\& Salakhutdinov (2006) and this reproduction \
+         (budget \\texttt{{{}}}, seed {}, {} training images).}}\n\\label{{tab:hinton2006-{}}}\n\
+         \\begin{{tabular}}{{lrr}}\n\\toprule\nmethod & paper & ours \\\\\n\\midrule\n",
+        b.code(),
+        latex_escape(&b.name),
+        opts.seed,
+        if b.train_limit == 0 {
+            60_000
+        } else {
+            b.train_limit
+        },
+        b.name.replace(|c: char| !c.is_ascii_alphanumeric(), "-")
+    );
+    for c in cells {
+        let Some(head) = c.rows.iter().find(|r| r.metric == "test_sse_per_image") else {
+            continue;
+        };
+        t.push_str(&format!(
+            "{} & {} & {:.2} \\\\\n",
+            latex_escape(&head.model),
+            paper_value(&head.model).map_or("--".into(), |p| format!("{p:.2}")),
+            head.value
+        ));
+    }
+    t.push_str("\\bottomrule\n\\end{tabular}\n\\end{table}\n");
+    t
 }
 
 fn table_markdown(opts: &ReproduceOptions, cells: &[CellRecord], run_dir: &Path) -> String {
