@@ -81,7 +81,9 @@ fn check_resume_budget(run_dir: &Path, budget: &Budget) -> Result<Vec<serde_json
     let stored: serde_json::Value = serde_json::from_str(&text)
         .with_context(|| format!("--resume: {} is not valid JSON", path.display()))?;
     let mut old = stored.get("budget").cloned().unwrap_or_default();
-    let mut new = serde_json::to_value(budget)?;
+    // Through text, as the stored run.json was written: f32 fields (the masking level)
+    // then read back the same (0.2, not 0.20000000298).
+    let mut new: serde_json::Value = serde_json::from_str(&serde_json::to_string(budget)?)?;
     for v in [&mut old, &mut new] {
         if let Some(o) = v.as_object_mut() {
             o.remove("rows");
@@ -208,8 +210,18 @@ mod tests {
     fn resume_refuses_another_budget_naming_the_field() {
         let dir = tempfile::tempdir().unwrap();
         let b = Budget::new(BudgetKind::Smoke);
-        let info = serde_json::json!({ "budget": b, "command": "x" });
-        std::fs::write(dir.path().join("run.json"), info.to_string()).unwrap();
+        // Written as run() writes it: the struct straight to text.
+        #[derive(serde::Serialize)]
+        struct Info<'a> {
+            budget: &'a Budget,
+            command: &'a str,
+        }
+        let text = serde_json::to_string(&Info {
+            budget: &b,
+            command: "x",
+        })
+        .unwrap();
+        std::fs::write(dir.path().join("run.json"), text).unwrap();
         assert!(check_resume_budget(dir.path(), &b).is_ok());
         let mut rows_only = b.clone();
         rows_only.rows = vec![RowKind::Pca];
