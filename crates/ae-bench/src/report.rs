@@ -81,6 +81,30 @@ fn wide(
         .collect()
 }
 
+/// A wide table's code sizes, and the best mean of each column (lowest or highest).
+fn columns_and_best(
+    table: &BTreeMap<(String, String), BTreeMap<u32, Entry>>,
+    lower_better: bool,
+) -> (BTreeSet<u32>, BTreeMap<u32, f64>) {
+    let sizes: BTreeSet<u32> = table.values().flat_map(|c| c.keys().copied()).collect();
+    let best = sizes
+        .iter()
+        .filter_map(|&c| {
+            let vals = table.values().filter_map(|cols| match cols.get(&c) {
+                Some(Entry::Ok { mean, .. }) => Some(*mean),
+                _ => None,
+            });
+            let b = if lower_better {
+                vals.fold(f64::INFINITY, f64::min)
+            } else {
+                vals.fold(f64::NEG_INFINITY, f64::max)
+            };
+            b.is_finite().then_some((c, b))
+        })
+        .collect();
+    (sizes, best)
+}
+
 fn fmt_value(v: f64) -> String {
     if v.abs() >= 100.0 {
         format!("{v:.1}")
@@ -108,22 +132,7 @@ pub fn summary_markdown(title: &str, command: &str, rows: &[Row]) -> String {
             if table.is_empty() {
                 continue;
             }
-            let sizes: BTreeSet<u32> = table.values().flat_map(|c| c.keys().copied()).collect();
-            let best: BTreeMap<u32, f64> = sizes
-                .iter()
-                .filter_map(|&c| {
-                    let vals = table.values().filter_map(|cols| match cols.get(&c) {
-                        Some(Entry::Ok { mean, .. }) => Some(*mean),
-                        _ => None,
-                    });
-                    let b = if lower_better {
-                        vals.fold(f64::INFINITY, f64::min)
-                    } else {
-                        vals.fold(f64::NEG_INFINITY, f64::max)
-                    };
-                    b.is_finite().then_some((c, b))
-                })
-                .collect();
+            let (sizes, best) = columns_and_best(&table, lower_better);
             let _ = writeln!(out, "## {dataset}: `{metric}`\n");
             let header: Vec<String> = sizes.iter().map(|c| format!("k={c}")).collect();
             let _ = writeln!(out, "| model | backend | {} |", header.join(" | "));
@@ -210,22 +219,7 @@ pub fn summary_latex(name: &str, budget: &str, rows: &[Row]) -> Vec<(String, Str
             if table.is_empty() {
                 continue;
             }
-            let sizes: BTreeSet<u32> = table.values().flat_map(|c| c.keys().copied()).collect();
-            let best: BTreeMap<u32, f64> = sizes
-                .iter()
-                .filter_map(|&c| {
-                    let vals = table.values().filter_map(|cols| match cols.get(&c) {
-                        Some(Entry::Ok { mean, .. }) => Some(*mean),
-                        _ => None,
-                    });
-                    let b = if lower_better {
-                        vals.fold(f64::INFINITY, f64::min)
-                    } else {
-                        vals.fold(f64::NEG_INFINITY, f64::max)
-                    };
-                    b.is_finite().then_some((c, b))
-                })
-                .collect();
+            let (sizes, best) = columns_and_best(&table, lower_better);
             let mut t = String::new();
             let _ = writeln!(t, "\\begin{{table}}[htbp]\n\\centering\n\\small");
             let _ = writeln!(
