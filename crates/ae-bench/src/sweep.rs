@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
+use ae_core::checkpoint::Checkpointing;
 use ae_core::{Pca, ReconMetrics, evaluate};
 use ae_data::{DataError, Dataset, DatasetKind};
 use anyhow::{Context, Result, anyhow, bail};
@@ -262,6 +263,8 @@ struct TrainAe<'a> {
     artifacts: bool,
     bar: &'a ProgressBar,
     tasks: &'a TaskCtx<'a>,
+    /// Where the training checkpoints (none for SGD, which keeps no exportable state).
+    checkpoint: Option<Checkpointing>,
 }
 
 /// What a trained cell reports.
@@ -294,7 +297,29 @@ impl BackendJob for TrainAe<'_> {
                 },
             )
         };
-        let (model, history) = fit(self.train)?;
+        // The cell's own training checkpoints (every epoch end and every few minutes), so
+        // a killed sweep resumed with --resume continues the cell mid-way; the
+        // one-class models of the novelty task are short and are not checkpointed.
+        let (model, history) = {
+            type A<B> = burn::backend::Autodiff<B>;
+            let init = || self.checked.init::<A<B>>(&device);
+            let model = ae_core::noise::init_seeded::<A<B>, _>(&device, self.seed, init);
+            ae_core::fit_from::<A<B>>(
+                model,
+                &self.checked,
+                self.spec,
+                self.seed,
+                self.train,
+                &device,
+                &mut |p| {
+                    bar.set_length((p.batches * p.epochs) as u64);
+                    bar.set_position(((p.epoch - 1) * p.batches + p.batch) as u64);
+                    bar.set_message(format!("epoch {}/{} loss {:.3}", p.epoch, p.epochs, p.loss));
+                },
+                &mut |_, _| Ok(Vec::new()),
+                self.checkpoint.as_ref(),
+            )?
+        };
         let seconds = t.elapsed().as_secs_f64();
         let metrics = evaluate::<B, _>(
             &model,
@@ -363,7 +388,12 @@ struct SweepState<'a> {
     pca: HashMap<DatasetKind, Result<(Pca, f64), String>>,
     /// Pictures are kept for the lowest seed only: the other seeds would look alike.
     artifact_seed: u64,
+    /// The run folder: cells in training checkpoint into its `checkpoints/`.
+    run_dir: &'a Path,
 }
+
+/// How often a cell in training checkpoints mid-epoch (and always at epoch ends).
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(120);
 
 fn named(values: &[(&'static str, f64)]) -> Vec<(String, f64)> {
     values.iter().map(|(k, v)| (k.to_string(), *v)).collect()
@@ -490,6 +520,17 @@ impl SweepState<'_> {
                         artifacts,
                         bar,
                         tasks: &tasks,
+                        checkpoint: match spec.optimizer {
+                            ae_core::OptimizerSpec::Sgd { .. } => None,
+                            ae_core::OptimizerSpec::Adam | ae_core::OptimizerSpec::Cg { .. } => {
+                                Some(Checkpointing::new(
+                                    self.run_dir
+                                        .join("checkpoints")
+                                        .join(format!("{}.msgpack", cell.key())),
+                                    CHECKPOINT_EVERY,
+                                ))
+                            }
+                        },
                     },
                 )?;
                 let mut out = named(&t.metrics.values());
@@ -776,6 +817,7 @@ pub fn run(opts: &SweepOptions) -> Result<SweepOutcome> {
         data: &data,
         pca,
         artifact_seed: exp.seeds.iter().copied().min().unwrap_or(0),
+        run_dir: &run_dir,
     };
 
     let bars = MultiProgress::new();

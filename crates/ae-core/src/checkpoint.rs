@@ -85,36 +85,53 @@ fn io(path: &Path, what: &str, e: impl std::fmt::Display) -> CoreError {
     }
 }
 
+/// Writes `value` to `path` atomically as MessagePack: a temporary file beside it, synced,
+/// then renamed, so a kill leaves either the old checkpoint or the new one, never half.
+pub fn save_msgpack<T: Serialize>(value: &T, path: &Path) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| io(dir, "cannot create the folder", e))?;
+    let tmp = path.with_extension("partial");
+    let bytes = rmp_serde::to_vec(value).map_err(|e| io(path, "cannot encode", e))?;
+    let mut f = std::fs::File::create(&tmp).map_err(|e| io(&tmp, "cannot create the file", e))?;
+    f.write_all(&bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| io(&tmp, "cannot write", e))?;
+    std::fs::rename(&tmp, path).map_err(|e| io(path, "cannot move the checkpoint into place", e))
+}
+
+/// Reads what [`save_msgpack`] wrote; `None` when there is no file. `what` names the
+/// expected content in the error ("a training checkpoint").
+pub fn load_msgpack<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<Option<T>> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(path, "cannot read the checkpoint", e)),
+    };
+    rmp_serde::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| io(path, &format!("not {what} (corrupt or another version)"), e))
+}
+
+/// Removes a finished run's checkpoint; a missing file is fine.
+pub fn remove(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io(path, "cannot remove the finished run's checkpoint", e)),
+    }
+}
+
 impl TrainState {
     /// Writes the state to `path` atomically (MessagePack).
     pub fn save(&self, path: &Path) -> Result<()> {
-        let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(|e| io(dir, "cannot create the folder", e))?;
-        let tmp = path.with_extension("partial");
-        let bytes = rmp_serde::to_vec(self).map_err(|e| io(path, "cannot encode", e))?;
-        let mut f =
-            std::fs::File::create(&tmp).map_err(|e| io(&tmp, "cannot create the file", e))?;
-        f.write_all(&bytes)
-            .and_then(|()| f.sync_all())
-            .map_err(|e| io(&tmp, "cannot write", e))?;
-        std::fs::rename(&tmp, path)
-            .map_err(|e| io(path, "cannot move the checkpoint into place", e))
+        save_msgpack(self, path)
     }
 
     /// Reads a state written by [`TrainState::save`]; `None` when there is no file.
     pub fn load(path: &Path) -> Result<Option<TrainState>> {
-        let bytes = match std::fs::read(path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io(path, "cannot read the checkpoint", e)),
+        let Some(state) = load_msgpack::<TrainState>(path, "a training checkpoint")? else {
+            return Ok(None);
         };
-        let state: TrainState = rmp_serde::from_slice(&bytes).map_err(|e| {
-            io(
-                path,
-                "not a training checkpoint (corrupt or another version)",
-                e,
-            )
-        })?;
         if state.version != VERSION {
             return Err(io(
                 path,

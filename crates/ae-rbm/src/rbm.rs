@@ -103,6 +103,23 @@ pub struct Rbm<B: Backend> {
     dhb: Tensor<B, 2>,
 }
 
+/// An RBM frozen for a checkpoint: its config and W, vb, hb, ΔW, Δvb, Δhb, row-major.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RbmState {
+    /// Unit types and sizes.
+    pub config: RbmConfig,
+    /// The six tensors, in the order above.
+    pub tensors: Vec<Vec<f32>>,
+}
+
+/// A tensor's values on the host.
+pub(crate) fn host<B: Backend, const D: usize>(t: Tensor<B, D>) -> Result<Vec<f32>> {
+    t.into_data()
+        .convert::<f32>()
+        .to_vec::<f32>()
+        .map_err(|e| RbmError::Data(format!("{e:?}")))
+}
+
 fn scalar<B: Backend>(t: Tensor<B, 1>) -> Result<f64> {
     t.into_data()
         .convert::<f64>()
@@ -131,6 +148,48 @@ impl<B: Backend> Rbm<B> {
             dw: Tensor::zeros([v, h], device),
             dvb: Tensor::zeros([1, v], device),
             dhb: Tensor::zeros([1, h], device),
+        })
+    }
+
+    /// Everything training needs to continue: parameters and momentum buffers, on the host.
+    pub fn export(&self) -> Result<RbmState> {
+        Ok(RbmState {
+            config: self.config,
+            tensors: [&self.w, &self.vb, &self.hb, &self.dw, &self.dvb, &self.dhb]
+                .into_iter()
+                .map(|t| host(t.clone()))
+                .collect::<Result<_>>()?,
+        })
+    }
+
+    /// The RBM [`Rbm::export`] saved, on `device`; shapes are checked against the config.
+    pub fn import(state: &RbmState, device: &B::Device) -> Result<Self> {
+        let (v, h) = (state.config.visible, state.config.hidden);
+        let shapes = [[v, h], [1, v], [1, h], [v, h], [1, v], [1, h]];
+        if state.tensors.len() != shapes.len()
+            || state
+                .tensors
+                .iter()
+                .zip(shapes)
+                .any(|(t, [a, b])| t.len() != a * b)
+        {
+            return Err(RbmError::invalid(
+                "checkpoint",
+                format!("{} tensors", state.tensors.len()),
+                "an RBM's six tensors with the shapes of its config",
+            ));
+        }
+        let t = |i: usize| {
+            Tensor::<B, 2>::from_data(TensorData::new(state.tensors[i].clone(), shapes[i]), device)
+        };
+        Ok(Rbm {
+            config: state.config,
+            w: t(0),
+            vb: t(1),
+            hb: t(2),
+            dw: t(3),
+            dvb: t(4),
+            dhb: t(5),
         })
     }
 

@@ -4,6 +4,7 @@
 
 use std::time::Instant;
 
+use ae_core::checkpoint::{Checkpointing, load_msgpack, remove, save_msgpack};
 use ae_core::{AeConfig, AnyAe, ArchSpec, CheckedAe, ReconLoss, mlp::Activation};
 use burn::prelude::*;
 use burn::tensor::activation::log_sigmoid;
@@ -13,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{RbmError, Result};
-use crate::rbm::{HiddenUnits, Rbm, RbmConfig, TrainParams, VisibleUnits};
+use crate::rbm::{HiddenUnits, Rbm, RbmConfig, RbmState, TrainParams, VisibleUnits, host};
 
 /// How to pretrain a stack. Defaults are the paper's MNIST protocol.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -130,13 +131,6 @@ pub struct StackProgress {
     pub batches: usize,
 }
 
-fn host<B: Backend, const D: usize>(t: Tensor<B, D>) -> Result<Vec<f32>> {
-    t.into_data()
-        .convert::<f32>()
-        .to_vec::<f32>()
-        .map_err(|e| RbmError::Data(format!("{e:?}")))
-}
-
 fn mean_of<B: Backend>(t: Tensor<B, 2>) -> Result<f64> {
     let v = host(t.mean())?;
     Ok(v.first().copied().map_or(f64::NAN, f64::from))
@@ -153,6 +147,46 @@ pub fn pretrain<B: Backend>(
     device: &B::Device,
     progress: &mut dyn FnMut(StackProgress),
 ) -> Result<(Vec<Rbm<B>>, Vec<LayerEpoch>)> {
+    pretrain_resumable(spec, train, held_out, dim, seed, device, progress, None)
+}
+
+/// A pretraining run frozen between two epochs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StackState {
+    /// The run's identity (spec, data sizes, seed): another run's checkpoint is refused.
+    pub fingerprint: String,
+    /// Finished layers, from the input up.
+    pub done: Vec<RbmState>,
+    /// The layer in progress and how many of its epochs are finished.
+    pub current: Option<(RbmState, usize)>,
+    /// Every finished epoch's monitors.
+    pub log: Vec<LayerEpoch>,
+}
+
+/// The sampling stream of `layer`'s epoch `epoch` (> 0): reseeded at every epoch so that
+/// a run resumed between two epochs draws what the uninterrupted run draws. Epoch 0
+/// continues the stream that drew the layer's initial weights.
+fn epoch_seed(seed: u64, layer: usize, epoch: usize) -> u64 {
+    seed.wrapping_mul(1000)
+        .wrapping_add(layer as u64)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(epoch as u64)
+}
+
+/// [`pretrain`], writing `checkpoint` after every epoch and continuing from it when it
+/// exists; it is removed when the stack is finished. A resumed run ends bit for bit where
+/// the uninterrupted one does (same backend).
+#[allow(clippy::too_many_arguments)] // pretrain's arguments plus the checkpoint
+pub fn pretrain_resumable<B: Backend>(
+    spec: &StackSpec,
+    train: &[f32],
+    held_out: &[f32],
+    dim: usize,
+    seed: u64,
+    device: &B::Device,
+    progress: &mut dyn FnMut(StackProgress),
+    checkpoint: Option<&Checkpointing>,
+) -> Result<(Vec<Rbm<B>>, Vec<LayerEpoch>)> {
     spec.validate()?;
     if dim == 0 || train.is_empty() || !train.len().is_multiple_of(dim) {
         return Err(RbmError::InvalidConfig {
@@ -163,37 +197,70 @@ pub fn pretrain<B: Backend>(
     }
     let n = train.len() / dim;
     let m = held_out.len() / dim;
+    let fingerprint = format!("{spec:?} n={n} m={m} dim={dim} seed={seed}");
+    let saved = match checkpoint {
+        Some(c) => load_msgpack::<StackState>(&c.path, "an RBM pretraining checkpoint")?,
+        None => None,
+    };
+    if let Some(s) = &saved
+        && s.fingerprint != fingerprint
+    {
+        return Err(RbmError::invalid(
+            "checkpoint",
+            checkpoint.map_or(String::new(), |c| c.path.display().to_string()),
+            "a checkpoint of this pretraining run (same spec, data and seed); remove it to start over",
+        ));
+    }
+    let (done, mut current, mut log) = match saved {
+        Some(s) => (s.done, s.current, s.log),
+        None => (Vec::new(), None, Vec::new()),
+    };
     let mut data = Tensor::<B, 2>::from_data(TensorData::new(train.to_vec(), [n, dim]), device);
     let mut held = Tensor::<B, 2>::from_data(
         TensorData::new(held_out[..m * dim].to_vec(), [m, dim]),
         device,
     );
-    let mut rbms = Vec::new();
-    let mut log = Vec::new();
+    let mut rbms: Vec<Rbm<B>> = Vec::new();
     let mut visible = dim;
-    for (layer, &hidden) in spec.layers.iter().enumerate() {
+    // Finished layers come back from the checkpoint; their outputs are recomputed.
+    for state in &done {
+        let rbm = Rbm::<B>::import(state, device)?;
+        data = rbm.hidden_mean(data);
+        if m > 0 {
+            held = rbm.hidden_mean(held);
+        }
+        visible = rbm.config.hidden;
+        rbms.push(rbm);
+    }
+    for (layer, &hidden) in spec.layers.iter().enumerate().skip(rbms.len()) {
         let top = layer + 1 == spec.layers.len();
-        B::seed(device, seed.wrapping_mul(1000).wrapping_add(layer as u64));
-        let mut rbm = Rbm::<B>::new(
-            RbmConfig {
-                visible,
-                hidden,
-                visible_units: VisibleUnits::Bernoulli,
-                hidden_units: if top {
-                    HiddenUnits::Linear
-                } else {
-                    HiddenUnits::Bernoulli
-                },
-            },
-            device,
-        )?;
+        let (mut rbm, first_epoch) = match current.take() {
+            Some((state, epochs)) => (Rbm::<B>::import(&state, device)?, epochs),
+            None => {
+                B::seed(device, seed.wrapping_mul(1000).wrapping_add(layer as u64));
+                let config = RbmConfig {
+                    visible,
+                    hidden,
+                    visible_units: VisibleUnits::Bernoulli,
+                    hidden_units: if top {
+                        HiddenUnits::Linear
+                    } else {
+                        HiddenUnits::Bernoulli
+                    },
+                };
+                (Rbm::<B>::new(config, device)?, 0)
+            }
+        };
         let lr = if top { spec.lr_linear } else { spec.lr_binary };
         let batches = n.div_ceil(spec.batch_size);
         let mon = spec.monitor.min(n).max(1);
         let train_sub = data.clone().narrow(0, 0, mon);
         let held_sub = held.clone().narrow(0, 0, spec.monitor.min(m).max(1).min(m));
-        for epoch in 0..spec.epochs {
+        for epoch in first_epoch..spec.epochs {
             let t = Instant::now();
+            if epoch > 0 {
+                B::seed(device, epoch_seed(seed, layer, epoch));
+            }
             let momentum = if epoch < spec.momentum_switch {
                 spec.momentum_initial
             } else {
@@ -243,6 +310,15 @@ pub fn pretrain<B: Backend>(
                 pseudo_log_likelihood,
                 seconds: t.elapsed().as_secs_f64(),
             });
+            if let Some(c) = checkpoint {
+                let state = StackState {
+                    fingerprint: fingerprint.clone(),
+                    done: rbms.iter().map(Rbm::export).collect::<Result<_>>()?,
+                    current: Some((rbm.export()?, epoch + 1)),
+                    log: log.clone(),
+                };
+                save_msgpack(&state, &c.path)?;
+            }
         }
         // The next layer learns from this one's hidden probabilities.
         data = rbm.hidden_mean(data);
@@ -251,6 +327,9 @@ pub fn pretrain<B: Backend>(
         }
         visible = hidden;
         rbms.push(rbm);
+    }
+    if let Some(c) = checkpoint {
+        remove(&c.path)?;
     }
     Ok((rbms, log))
 }

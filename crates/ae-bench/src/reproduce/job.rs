@@ -271,7 +271,14 @@ impl Job<'_> {
         let dim = self.dim();
         let t = Instant::now();
         let b = bar("RBM pretraining");
-        let (rbms, log) = ae_rbm::pretrain::<Autodiff<B>>(
+        // Checkpointed after every epoch: a killed run resumes mid-stack, not from scratch.
+        let ckpt = Checkpointing::new(
+            self.run_dir
+                .join("checkpoints")
+                .join(format!("pretrain-{tag}.msgpack")),
+            CHECKPOINT_EVERY,
+        );
+        let (rbms, log) = ae_rbm::pretrain_resumable::<Autodiff<B>>(
             &spec,
             &self.train.images,
             &self.test()[..1000.min(self.data.test.len()) * dim],
@@ -290,9 +297,12 @@ impl Job<'_> {
                     p.epoch
                 ));
             },
+            Some(&ckpt),
         )?;
         b.finish_and_clear();
-        let seconds = t.elapsed().as_secs_f64();
+        // Epochs restored from a checkpoint count with the wall time they took then.
+        let restored: f64 = log.iter().map(|e| e.seconds).sum();
+        let seconds = t.elapsed().as_secs_f64().max(restored);
         store::write_atomic(&self.run_dir.join(format!("{tag}_pretraining.json")), |f| {
             Ok(serde_json::to_writer_pretty(f, &log)?)
         })?;

@@ -244,16 +244,7 @@ impl<B: AutodiffBackend> Run<'_, B> {
             (seen - seen_at_start) as f64 / started.elapsed().as_secs_f64();
         if let Some(ck) = self.checkpoint {
             // The run is complete: its checkpoint would only be stale from here on.
-            match std::fs::remove_file(&ck.path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    return Err(CoreError::Io {
-                        path: ck.path.clone(),
-                        message: format!("cannot remove the finished run's checkpoint: {e}"),
-                    });
-                }
-            }
+            crate::checkpoint::remove(&ck.path)?;
         }
         history.best_epoch = early.best.and_then(|b| {
             history
