@@ -1,7 +1,11 @@
 //! Records the resolved burn version and the compiler for run provenance (run.json).
 
 fn main() {
-    let lock = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.lock");
+    // The manifest folder at run time, not `env!` at the script's compile time: a target
+    // folder shared by two checkouts (CI's clone, the working tree) reuses the compiled
+    // script, whose baked-in path would point into the other checkout.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
+    let lock = std::path::Path::new(&manifest).join("../../Cargo.lock");
     println!("cargo:rerun-if-changed={}", lock.display());
     let text = std::fs::read_to_string(&lock).unwrap_or_default();
     let burn = text

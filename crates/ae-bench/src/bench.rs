@@ -33,6 +33,11 @@ pub enum Workload {
     Rbm,
     /// PCA fit (all 784 components) on the 60 000 MNIST training images.
     Pca,
+    /// One conjugate-gradient batch of the Hinton net (the deep workload's 784-1000-500-
+    /// 250-30 AE): 1 000 images, 3 line searches, as the paper fine-tunes. Not in the
+    /// PyTorch comparison (`ALL`); prints where the batch's time goes (forward + backward
+    /// passes vs the copies between the solver's f64 vectors and the module).
+    Cg,
 }
 
 impl Workload {
@@ -53,6 +58,7 @@ impl Workload {
             Workload::Vae => "vae_784_500_k30",
             Workload::Rbm => "rbm_cd1_784x1000",
             Workload::Pca => "pca_fit_60000x784",
+            Workload::Cg => "cg_batch_784_1000_500_250_30_ls3",
         }
     }
 
@@ -62,6 +68,7 @@ impl Workload {
             Workload::Deep | Workload::Conv | Workload::Vae => 128,
             Workload::Rbm => 100,
             Workload::Pca => 60_000,
+            Workload::Cg => 1000,
         }
     }
 
@@ -72,7 +79,8 @@ impl Workload {
     /// lower triangle of the 784×784 scatter matrix (what BLAS syrk computes).
     pub fn flop_per_example(self) -> f64 {
         let macs: f64 = match self {
-            Workload::Deep => {
+            // Per forward + backward pass; a CG batch makes several (printed by the run).
+            Workload::Deep | Workload::Cg => {
                 let encoder = 784.0 * 1000.0 + 1000.0 * 500.0 + 500.0 * 250.0 + 250.0 * 30.0;
                 3.0 * 2.0 * encoder // the decoder mirrors it
             }
@@ -93,7 +101,7 @@ impl Workload {
 
     fn config(self) -> Option<&'static str> {
         match self {
-            Workload::Deep => Some(
+            Workload::Deep | Workload::Cg => Some(
                 r#"{ "kind": "deep", "arch": { "hidden": [1000, 500, 250], "activation": "sigmoid", "code_activation": "linear" } }"#,
             ),
             Workload::Conv => Some(r#"{ "kind": "conv", "channels": [16, 32] }"#),
@@ -245,6 +253,15 @@ impl BackendJob for Timed<'_> {
             Some(ae_core::noise::init_seeded::<Ad<B>, _>(&device, 0, || {
                 checked.init::<Ad<B>>(&device)
             }));
+        if self.workload == Workload::Cg {
+            return time_cg(
+                model.take().context("model")?,
+                batch,
+                steps,
+                warmup,
+                &device,
+            );
+        }
         let mut optim = FusedAdam::init::<Ad<B>, AnyAe<Ad<B>>>();
         let x = Tensor::<Ad<B>, 2>::random([batch, 784], Distribution::Uniform(0.0, 1.0), &device);
         let mut step = || -> Result<f32> {
@@ -266,6 +283,42 @@ impl BackendJob for Timed<'_> {
         }
         Ok(start.elapsed().as_secs_f64())
     }
+}
+
+/// Times `steps` CG batches and prints how their time splits.
+fn time_cg<B: Backend>(
+    mut model: AnyAe<Autodiff<B>>,
+    batch: usize,
+    steps: usize,
+    warmup: usize,
+    device: &B::Device,
+) -> Result<f64> {
+    let x = Tensor::<Autodiff<B>, 2>::random([batch, 784], Distribution::Uniform(0.0, 1.0), device);
+    for _ in 0..warmup {
+        model = ae_core::cg::cg_batch(model, x.clone(), x.clone(), 3)?.0;
+    }
+    let (mut evals, mut passes, mut copies) = (0, 0.0, 0.0);
+    let start = Instant::now();
+    for _ in 0..steps {
+        let (m, step) = ae_core::cg::cg_batch(model, x.clone(), x.clone(), 3)?;
+        model = m;
+        evals += step.evaluations;
+        passes += step.times.passes;
+        copies += step.times.copies;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    eprintln!(
+        "cg: {steps} batches of {batch}, {:.2} evaluations (forward + backward) per batch; \
+         {:.3} s per batch = {:.3} s of passes + {:.3} s of parameter/gradient copies + {:.3} s \
+         else (solver vector arithmetic, final copy): {:.3}× the passes",
+        evals as f64 / steps as f64,
+        seconds / steps as f64,
+        passes / steps as f64,
+        copies / steps as f64,
+        (seconds - passes - copies) / steps as f64,
+        seconds / passes
+    );
+    Ok(seconds)
 }
 
 fn time_rbm<B: Backend>(

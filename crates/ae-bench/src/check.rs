@@ -240,7 +240,14 @@ pub fn markdown(outcomes: &[(Finding, bool)]) -> String {
 /// Reads a baseline CSV and validates it: a check against nothing, or against a value or
 /// tolerance that is not a finite number (tolerances also >= 0), must not pass.
 pub fn read_baseline(path: &Path) -> Result<Vec<BaselineRow>> {
-    let mut rdr = csv_reader(path)?;
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("cannot read baseline {}", path.display()))?;
+    parse_baseline(path, file)
+}
+
+/// [`read_baseline`] of CSV text from `input` (`path` names it in errors).
+pub fn parse_baseline(path: &Path, input: impl std::io::Read) -> Result<Vec<BaselineRow>> {
+    let mut rdr = csv::Reader::from_reader(input);
     let mut out = Vec::new();
     for (i, rec) in rdr.deserialize().enumerate() {
         let line = i + 2;
@@ -289,10 +296,6 @@ pub fn read_baseline(path: &Path) -> Result<Vec<BaselineRow>> {
         path.display()
     );
     Ok(out)
-}
-
-fn csv_reader(path: &Path) -> Result<csv::Reader<std::fs::File>> {
-    csv::Reader::from_path(path).with_context(|| format!("cannot read baseline {}", path.display()))
 }
 
 /// Writes a baseline CSV atomically.

@@ -258,7 +258,7 @@ fn line_panels_to(panels: &[Panel], x_desc: &str, y_desc: &str, path: &Path) -> 
     let rows = panels.len().div_ceil(cols).max(1);
     let size = (cols as u32 * (480 + LEGEND), rows as u32 * 380);
     let root = BitMapBackend::new(path, size).into_drawing_area();
-    let err = |e: DrawingAreaErrorKind<_>| anyhow!("drawing failed: {e:?}");
+    let err = |e: DrawingAreaErrorKind<_>| anyhow!("drawing failed: {e}");
     root.fill(&WHITE).map_err(err)?;
     for (panel, area) in panels.iter().zip(root.split_evenly((rows, cols))) {
         let (plot, legend) = area.split_horizontally(area.dim_in_pixel().0 - LEGEND);
@@ -346,7 +346,7 @@ fn bar_panels_to(panels: &[Panel], x_desc: &str, path: &Path) -> Result<()> {
     let bars = panels.iter().map(|p| p.lines.len()).max().unwrap_or(1);
     let size = (cols as u32 * 620, rows as u32 * (90 + 24 * bars as u32));
     let root = BitMapBackend::new(path, size).into_drawing_area();
-    let err = |e: DrawingAreaErrorKind<_>| anyhow!("drawing failed: {e:?}");
+    let err = |e: DrawingAreaErrorKind<_>| anyhow!("drawing failed: {e}");
     root.fill(&WHITE).map_err(err)?;
     for (panel, area) in panels.iter().zip(root.split_evenly((rows, cols))) {
         let mut vals: Vec<(&str, f64, bool)> = panel

@@ -461,30 +461,32 @@ impl Experiment {
     /// [`load`](Self::load) with `--set KEY=VALUE` overrides applied to the file's TOML
     /// first (e.g. `train.epochs=2`, `seeds=[0]`); values are TOML, bare words strings.
     pub fn load_with(path: &Path, sets: &[String]) -> Result<Experiment> {
-        if sets.is_empty() {
-            return Self::load(path);
-        }
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read experiment file {}", path.display()))?;
-        let mut table: toml::Table = toml::from_str(&text)
-            .with_context(|| format!("invalid experiment file {}", path.display()))?;
+        Self::parse_with(&text, sets).with_context(|| {
+            if sets.is_empty() {
+                format!("invalid experiment file {}", path.display())
+            } else {
+                format!(
+                    "invalid experiment {} after --set {}",
+                    path.display(),
+                    sets.join(" --set ")
+                )
+            }
+        })
+    }
+
+    /// [`parse`](Self::parse) with `--set KEY=VALUE` overrides applied to the TOML first.
+    pub fn parse_with(text: &str, sets: &[String]) -> Result<Experiment> {
+        if sets.is_empty() {
+            return Self::parse(text);
+        }
+        let mut table: toml::Table = toml::from_str(text)?;
         for s in sets {
             apply_set(&mut table, s).with_context(|| format!("--set {s}"))?;
         }
-        let exp: Experiment = table.try_into().with_context(|| {
-            format!(
-                "invalid experiment {} after --set {}",
-                path.display(),
-                sets.join(" --set ")
-            )
-        })?;
-        exp.validate().with_context(|| {
-            format!(
-                "invalid experiment {} after --set {}",
-                path.display(),
-                sets.join(" --set ")
-            )
-        })?;
+        let exp: Experiment = table.try_into()?;
+        exp.validate()?;
         Ok(exp)
     }
 

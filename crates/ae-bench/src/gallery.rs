@@ -154,7 +154,7 @@ fn code_scatter_to(
     let header = 40 + names.len().div_ceil(per_line) * 24;
     let size = (width as u32, (grid_rows * 380 + header) as u32);
     let root = BitMapBackend::new(path, size).into_drawing_area();
-    let err = |e: DrawingAreaErrorKind<_>| anyhow!("drawing failed: {e:?}");
+    let err = |e: DrawingAreaErrorKind<_>| anyhow!("drawing failed: {e}");
     root.fill(&WHITE).map_err(err)?;
     let (legend, body) = root.split_vertically(header as u32);
     legend

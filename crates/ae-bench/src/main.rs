@@ -1,22 +1,5 @@
 //! `ae-bench`: the command-line harness of the autoencoder benchmark.
 
-mod artifacts;
-mod backend;
-mod bench;
-mod check;
-mod eval;
-mod eval_report;
-mod experiment;
-mod gallery;
-mod plot;
-mod provenance;
-mod report;
-mod reproduce;
-mod runs;
-mod slurm;
-mod store;
-mod sweep;
-
 use std::path::PathBuf;
 
 use ae_data::DatasetKind;
@@ -24,7 +7,8 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::backend::BackendKind;
+use ae_bench::backend::BackendKind;
+use ae_bench::{bench, check, experiment, reproduce, runs, slurm, store, sweep};
 
 #[derive(Debug, Parser)]
 #[command(

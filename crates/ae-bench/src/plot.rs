@@ -180,7 +180,7 @@ fn draw<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing failed: {e:?}");
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing failed: {e}");
     root.fill(&WHITE).map_err(err)?;
     let data = series(rows, metric);
     let panels = root.split_evenly((1, data.len().max(1)));
@@ -430,7 +430,7 @@ fn draw_curves<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing failed: {e:?}");
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing failed: {e}");
     root.fill(&WHITE).map_err(err)?;
     let (title, body) = root.split_vertically(36);
     title
@@ -530,8 +530,8 @@ fn image_grid_to(rows: &[(String, Vec<f32>)], side: usize, path: &Path) -> Resul
     let cell = side * SCALE + 4;
     let size = ((LABEL + cols * cell) as u32, (rows.len() * cell + 4) as u32);
     let root = BitMapBackend::new(path, size).into_drawing_area();
-    fn err(e: impl std::fmt::Debug) -> anyhow::Error {
-        anyhow!("drawing failed: {e:?}")
+    fn err(e: impl std::fmt::Display) -> anyhow::Error {
+        anyhow!("drawing failed: {e}")
     }
     root.fill(&WHITE).map_err(err)?;
     for (r, (label, px)) in rows.iter().enumerate() {

@@ -189,15 +189,40 @@ pub fn load_cells(run_dir: &Path) -> Result<Vec<CellRecord>> {
     for entry in std::fs::read_dir(&dir)? {
         let path = entry?.path();
         if path.extension().is_some_and(|e| e == "json") {
-            let text = std::fs::read_to_string(&path)?;
-            out.push(
-                serde_json::from_str(&text)
-                    .with_context(|| format!("corrupt cell record {}", path.display()))?,
-            );
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read cell record {}", path.display()))?;
+            out.push(parse_cell(&path, &text)?);
         }
     }
     out.sort_by(|a: &CellRecord, b| a.key.cmp(&b.key));
     Ok(out)
+}
+
+/// A cell record from its JSON text (`path` names it in errors).
+pub fn parse_cell(path: &Path, text: &str) -> Result<CellRecord> {
+    let record: CellRecord = serde_json::from_str(text)
+        .with_context(|| format!("corrupt cell record {}", path.display()))?;
+    // Readers index the first row (the cell's status) and group by these fields.
+    let bad = |what: String| anyhow::anyhow!("corrupt cell record {}: {what}", path.display());
+    if record.key.is_empty() {
+        return Err(bad("its key is empty".into()));
+    }
+    if record.rows.is_empty() {
+        return Err(bad(
+            "it has no rows (a cell has at least its status row)".into()
+        ));
+    }
+    if let Some(r) = record
+        .rows
+        .iter()
+        .find(|r| r.status != "ok" && r.status != "failed")
+    {
+        return Err(bad(format!(
+            "row `{}` has status {:?}, expected \"ok\" or \"failed\"",
+            r.metric, r.status
+        )));
+    }
+    Ok(record)
 }
 
 /// The rows as a polars frame, columns in the documented order.
@@ -289,6 +314,26 @@ mod tests {
 
     fn row(metric: &str, value: f64) -> Row {
         Row::ok_for_test("pca", 30, 0, metric, value)
+    }
+
+    /// Readers index a record's first row (its status): a record without rows, or with a
+    /// status that is neither, is corrupt, not a panic later.
+    #[test]
+    fn cell_records_are_validated_on_read() {
+        let p = Path::new("cells/x.json");
+        let ok = r#"{"key":"k","rows":[{"dataset":"mnist","model":"pca","code_size":2,"seed":0,"backend":"flex","metric":"m","value":1.0,"status":"ok","detail":""}],"seconds":1.0}"#;
+        assert_eq!(parse_cell(p, ok).unwrap().rows.len(), 1);
+        let no_rows = r#"{"key":"k","rows":[],"seconds":1.0}"#;
+        let err = format!("{:#}", parse_cell(p, no_rows).unwrap_err());
+        assert!(
+            err.contains("cells/x.json") && err.contains("no rows"),
+            "{err}"
+        );
+        let odd = ok.replace(r#""status":"ok""#, r#""status":"fine""#);
+        let err = format!("{:#}", parse_cell(p, &odd).unwrap_err());
+        assert!(err.contains("\"fine\""), "{err}");
+        let no_key = ok.replace(r#""key":"k""#, r#""key":"""#);
+        assert!(parse_cell(p, &no_key).is_err());
     }
 
     #[test]

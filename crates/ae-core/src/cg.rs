@@ -3,6 +3,7 @@
 //! search (argmin), a few line searches per batch of ~1000 images.
 
 use std::cell::{Cell, RefCell};
+use std::time::Instant;
 
 use argmin::core::{CostFunction, Executor, Gradient};
 use argmin::solver::conjugategradient::NonlinearConjugateGradient;
@@ -20,6 +21,16 @@ use crate::model::{Autoencoder, to_vec};
 /// A point, the cost there and the gradient there.
 type Evaluated = (Vec<f64>, f64, Vec<f64>);
 
+/// Seconds spent in [`BatchObjective::eval`]'s forward and backward passes, and in moving
+/// parameters and gradients between the solver's f64 vectors and the module.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CgTimes {
+    /// Forward + backward passes (what a batch cannot avoid).
+    pub passes: f64,
+    /// Copies and conversions around them.
+    pub copies: f64,
+}
+
 /// The training objective on one fixed batch, as a function of the flat parameters.
 struct BatchObjective<B: AutodiffBackend> {
     model: AnyAe<B>,
@@ -29,6 +40,9 @@ struct BatchObjective<B: AutodiffBackend> {
     /// one forward and backward pass answers both.
     cache: RefCell<Option<Evaluated>>,
     evaluations: Cell<usize>,
+    /// The reconstruction part of the cost at the first point evaluated (the start).
+    start_recon: Cell<Option<f64>>,
+    times: Cell<CgTimes>,
 }
 
 impl<B: AutodiffBackend> BatchObjective<B> {
@@ -38,19 +52,35 @@ impl<B: AutodiffBackend> BatchObjective<B> {
         {
             return Ok((*cost, grad.clone()));
         }
+        let t = Instant::now();
         let flat: Vec<f32> = p.iter().map(|&v| v as f32).collect();
         let model = params_from_vec(self.model.clone(), &flat)?;
-        let total = model
-            .loss_against(self.input.clone(), self.target.clone())
-            .total;
-        let cost = f64::from(to_vec(total.clone())?.first().copied().unwrap_or(f32::NAN));
-        let grads = GradientsParams::from_grads(total.backward(), &model);
+        let copy_in = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let out = model.loss_against(self.input.clone(), self.target.clone());
+        let cost = f64::from(
+            to_vec(out.total.clone())?
+                .first()
+                .copied()
+                .unwrap_or(f32::NAN),
+        );
+        if self.start_recon.get().is_none() {
+            let recon = to_vec(out.recon)?.first().copied().unwrap_or(f32::NAN);
+            self.start_recon.set(Some(f64::from(recon)));
+        }
+        let grads = GradientsParams::from_grads(out.total.backward(), &model);
+        let passes = t.elapsed().as_secs_f64();
+        let t = Instant::now();
         let grad: Vec<f64> = grads_to_vec(&model, &grads)?
             .into_iter()
             .map(f64::from)
             .collect();
         self.evaluations.set(self.evaluations.get() + 1);
         *self.cache.borrow_mut() = Some((p.to_vec(), cost, grad.clone()));
+        let mut times = self.times.get();
+        times.passes += passes;
+        times.copies += copy_in + t.elapsed().as_secs_f64();
+        self.times.set(times);
         Ok((cost, grad))
     }
 }
@@ -87,6 +117,13 @@ pub struct CgStep {
     pub cost_after: f64,
     /// Forward + backward passes spent.
     pub evaluations: usize,
+    /// Reconstruction part of the objective before the line searches.
+    pub recon_before: f64,
+    /// Where the evaluations' time went.
+    pub times: CgTimes,
+    /// Wall time of the whole batch (evaluations, the solver's vector arithmetic, the
+    /// final copy into the module).
+    pub seconds: f64,
 }
 
 /// Runs `line_searches` iterations of nonlinear CG on the batch (`input` -> `target`),
@@ -98,6 +135,7 @@ pub fn cg_batch<B: AutodiffBackend>(
     target: Tensor<B, 2>,
     line_searches: u64,
 ) -> Result<(AnyAe<B>, CgStep)> {
+    let t = Instant::now();
     let start: Vec<f64> = params_to_vec(&model)?.into_iter().map(f64::from).collect();
     let objective = BatchObjective {
         model: model.clone(),
@@ -105,36 +143,47 @@ pub fn cg_batch<B: AutodiffBackend>(
         target,
         cache: RefCell::new(None),
         evaluations: Cell::new(0),
+        start_recon: Cell::new(None),
+        times: Cell::new(CgTimes::default()),
     };
     let (cost_before, _) = objective.eval(&start)?;
+    let recon_before = objective.start_recon.get().unwrap_or(f64::NAN);
+    let times_of = |o: &BatchObjective<B>| o.times.get();
     let solver =
         NonlinearConjugateGradient::new(MoreThuenteLineSearch::new(), PolakRibierePlus::new())
             .restart_orthogonality(0.1);
     let result = Executor::new(objective, solver)
         .configure(|s| s.param(start.clone()).max_iters(line_searches))
         .run();
-    let (best, cost_after, evaluations) = match result {
+    let (best, cost_after, evaluations, times) = match result {
         Ok(mut r) => {
             let cost = r.state().get_best_cost();
-            let evals = r
+            let (evals, times) = r
                 .problem
                 .problem
                 .as_ref()
-                .map_or(0, |p| p.evaluations.get());
+                .map_or((0, CgTimes::default()), |p| {
+                    (p.evaluations.get(), times_of(p))
+                });
             match r.state.take_best_param() {
-                Some(p) if cost.is_finite() && cost <= cost_before => (p, cost, evals),
-                _ => (start, cost_before, evals),
+                Some(p) if cost.is_finite() && cost <= cost_before => (p, cost, evals, times),
+                _ => (start, cost_before, evals, times),
             }
         }
-        Err(_) => (start, cost_before, 0),
+        // A failed search (no acceptable step) keeps the start; its passes are not counted.
+        Err(_) => (start, cost_before, 0, CgTimes::default()),
     };
     let flat: Vec<f32> = best.iter().map(|&v| v as f32).collect();
+    let model = params_from_vec(model, &flat)?;
     Ok((
-        params_from_vec(model, &flat)?,
+        model,
         CgStep {
             cost_before,
             cost_after,
             evaluations,
+            recon_before,
+            times,
+            seconds: t.elapsed().as_secs_f64(),
         },
     ))
 }

@@ -74,7 +74,7 @@ pub fn to_vec<B: Backend, const D: usize>(t: Tensor<B, D>) -> Result<Vec<f32>> {
     t.into_data()
         .convert::<f32>()
         .to_vec::<f32>()
-        .map_err(|e| CoreError::Data(format!("{e:?}")))
+        .map_err(|e| CoreError::Data(e.to_string()))
 }
 
 /// Uploads `[rows, cols]` row-major f32 data to `device`.

@@ -20,8 +20,12 @@ pub struct SavedConfig {
     pub code: usize,
 }
 
+/// A file error names the file: not "reading tensor data back from the device failed".
 fn io(path: &Path, e: impl std::fmt::Display) -> CoreError {
-    CoreError::Data(format!("{}: {e}", path.display()))
+    CoreError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
 }
 
 /// Writes `dir/config.json` and `dir/model.bin` (full-precision weights).

@@ -36,6 +36,12 @@ pub fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>> {
         path: path.to_path_buf(),
         source,
     })?;
+    gunzip_if_gzip(path, raw)
+}
+
+/// `raw` gunzipped when it starts with the gzip magic, else as it is (`path` names the
+/// file in errors).
+pub fn gunzip_if_gzip(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>> {
     if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::with_capacity(raw.len() * 4);
         flate2::read::GzDecoder::new(raw.as_slice())
@@ -95,7 +101,12 @@ fn parse<'a>(
         .chunks_exact(4)
         .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
         .collect();
-    let expected = dims.iter().map(|&d| u64::from(d)).product::<u64>();
+    // Checked: three u32 dimensions can overflow u64 (a corrupt header), which must be a
+    // size mismatch, not a panic or a wrapped product that happens to match.
+    let expected = dims
+        .iter()
+        .try_fold(1u64, |acc, &d| acc.checked_mul(u64::from(d)))
+        .unwrap_or(u64::MAX);
     let data = &bytes[header..];
     if expected != data.len() as u64 {
         return Err(DataError::SizeMismatch {
@@ -188,6 +199,18 @@ mod tests {
         let back = decode_images(p(), &encode_images(&img)).unwrap();
         assert_eq!(back, img);
         assert_eq!((back.height, back.width), (3, 2));
+    }
+
+    /// 2³¹ · 2³¹ · 4 = 2⁶⁴ wraps to 0 in u64: a header claiming that many pixels with no
+    /// pixel bytes used to decode as 2³¹ empty images.
+    #[test]
+    fn overflowing_dimensions_are_a_size_mismatch() {
+        let mut bytes = IMAGES_MAGIC.to_be_bytes().to_vec();
+        for d in [1u32 << 31, 1 << 31, 4] {
+            bytes.extend(d.to_be_bytes());
+        }
+        let err = decode_images(p(), &bytes).unwrap_err();
+        assert!(matches!(err, DataError::SizeMismatch { .. }), "{err}");
     }
 
     #[test]

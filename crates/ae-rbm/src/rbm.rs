@@ -117,14 +117,14 @@ pub(crate) fn host<B: Backend, const D: usize>(t: Tensor<B, D>) -> Result<Vec<f3
     t.into_data()
         .convert::<f32>()
         .to_vec::<f32>()
-        .map_err(|e| RbmError::Data(format!("{e:?}")))
+        .map_err(|e| RbmError::Data(e.to_string()))
 }
 
 fn scalar<B: Backend>(t: Tensor<B, 1>) -> Result<f64> {
     t.into_data()
         .convert::<f64>()
         .to_vec::<f64>()
-        .map_err(|e| RbmError::Data(format!("{e:?}")))
+        .map_err(|e| RbmError::Data(e.to_string()))
         .map(|v| v.first().copied().unwrap_or(f64::NAN))
 }
 

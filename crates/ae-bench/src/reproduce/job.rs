@@ -185,6 +185,21 @@ impl Job<'_> {
                 .join(format!("{name}.msgpack")),
             CHECKPOINT_EVERY,
         );
+        // The curve so far, rewritten after every epoch: a row still training (the CG row
+        // takes hours) shows where it stands in the run folder, not only in a log.
+        let progress = self.run_dir.join("in-progress").join(format!("{name}.csv"));
+        let mut so_far = read_progress(&progress);
+        // Epochs a checkpoint holds count too (a session before this file existed).
+        if let Some(state) = ae_core::checkpoint::TrainState::load(&ckpt.path)? {
+            for e in &state.history.epochs {
+                if let Some((_, sse)) = e.extra.iter().find(|(k, _)| k == "test_sse") {
+                    so_far.insert(
+                        e.epoch,
+                        format!("{},{sse},{},{}", e.epoch, e.train_recon, e.seconds),
+                    );
+                }
+            }
+        }
         let (model, history) = fit_from::<Autodiff<B>>(
             model,
             checked,
@@ -206,11 +221,27 @@ impl Job<'_> {
                 } else {
                     b.println(line);
                 }
+                so_far.insert(
+                    stats.epoch,
+                    format!(
+                        "{},{sse},{},{}",
+                        stats.epoch, stats.train_recon, stats.seconds
+                    ),
+                );
+                write_progress(&progress, &so_far)?;
                 Ok(vec![("test_sse".into(), sse)])
             },
             Some(&ckpt),
         )?;
         b.finish_and_clear();
+        // The finished row's curve is in its rows; the partial one would only be stale.
+        match std::fs::remove_file(&progress) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot remove {}", progress.display()));
+            }
+        }
         // The training clock: pretraining plus each epoch's own time (the hook's test
         // evaluation is not in it), summed over sessions when the run was resumed.
         let mut clock = before;
@@ -554,4 +585,39 @@ fn optimizer_name(spec: &TrainSpec) -> String {
         ),
         OptimizerSpec::Sgd { momentum } => format!("SGD lr {} momentum {momentum}", spec.lr),
     }
+}
+
+const PROGRESS_HEADER: &str = "epoch,test_sse_per_image,train_recon,epoch_seconds";
+
+/// The epochs of a partial curve written by an earlier session (none when absent).
+fn read_progress(path: &Path) -> std::collections::BTreeMap<usize, String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .filter_map(|l| Some((l.split(',').next()?.parse().ok()?, l.to_string())))
+        .collect()
+}
+
+/// Writes a partial curve (one line per epoch, re-run epochs replaced) atomically.
+fn write_progress(
+    path: &Path,
+    lines: &std::collections::BTreeMap<usize, String>,
+) -> ae_core::Result<()> {
+    let io = |e: std::io::Error| ae_core::CoreError::Io {
+        path: path.to_path_buf(),
+        message: format!("cannot write the curve so far: {e}"),
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let mut text = String::from(PROGRESS_HEADER);
+    for l in lines.values() {
+        text.push('\n');
+        text.push_str(l);
+    }
+    text.push('\n');
+    let tmp = path.with_extension("partial");
+    std::fs::write(&tmp, text).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
 }
