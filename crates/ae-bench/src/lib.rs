@@ -19,3 +19,4 @@ pub mod runs;
 pub mod slurm;
 pub mod store;
 pub mod sweep;
+pub mod theory;

@@ -198,6 +198,19 @@ enum Command {
         #[arg(long)]
         tolerance: Option<f64>,
     },
+    /// Check what theory says a run must show (error falls with the code size; a
+    /// linear-code shallow AE matches PCA; deep/conv/sparse/denoising AEs beat PCA at
+    /// k = 10, 30, 50); exit non-zero if any comparison fails.
+    Theory {
+        /// Run folder.
+        run: PathBuf,
+        /// Only these checks (comma-separated); default: all.
+        #[arg(long, value_enum, value_delimiter = ',')]
+        checks: Vec<ae_bench::theory::Check>,
+        /// Also write the table (Markdown) here, e.g. RUN/theory.md.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Reproduce a published table (Hinton & Salakhutdinov 2006's MNIST autoencoders) into
     /// a new run folder and `results/paper/`.
     Reproduce {
@@ -368,6 +381,34 @@ fn run(cli: Cli) -> Result<()> {
         Command::Sweep { run, backend } => {
             let outcome = sweep::run(&run.options(backend, command_line))?;
             print_outcome(&outcome)?;
+        }
+        Command::Theory { run, checks, out } => {
+            let checks = if checks.is_empty() {
+                ae_bench::theory::Check::ALL.to_vec()
+            } else {
+                checks
+            };
+            let findings = ae_bench::theory::check_run(&run, &checks)?;
+            let table = ae_bench::theory::markdown(&findings);
+            print!("{table}");
+            if let Some(path) = &out {
+                store::write_atomic(path, |f| {
+                    Ok(std::io::Write::write_all(f, table.as_bytes())?)
+                })?;
+            }
+            let failed = findings.iter().filter(|f| !f.ok).count();
+            anyhow::ensure!(
+                !findings.is_empty(),
+                "{}: no comparison applies (the checks need several code sizes or a PCA row)",
+                run.display()
+            );
+            anyhow::ensure!(
+                failed == 0,
+                "{failed} of {} theory comparisons fail in {}",
+                findings.len(),
+                run.display()
+            );
+            println!("All {} theory comparisons hold.", findings.len());
         }
         Command::Check {
             run,

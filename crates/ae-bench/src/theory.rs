@@ -1,0 +1,266 @@
+//! `ae-bench theory RUN`: what theory says a run's numbers must show, checked on the run.
+//!
+//! - `monotone`: a family's test error falls (or stays within noise) as the code grows.
+//! - `linear-vs-pca`: a shallow AE with a linear code and a logistic (BCE) decoder does at
+//!   least as well as PCA at every code size: PCA's subspace is one of its solutions.
+//! - `beats-pca`: the deep, conv, sparse and denoising AEs beat PCA at k = 10, 30 and 50.
+//!
+//! "Within noise" is two standard deviations over the seeds of both cells compared, and at
+//! least 1 % of the larger mean: one seed has no spread to measure.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use crate::experiment::{Experiment, ModelSpec};
+use crate::report::mean_sd;
+use crate::runs::rows_of;
+
+/// One of the checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Check {
+    /// Error falls (within noise) as the code grows, for every model.
+    Monotone,
+    /// A linear-code shallow AE with a BCE decoder is no worse than PCA at every k.
+    LinearVsPca,
+    /// Deep, conv, sparse and denoising AEs beat PCA at k = 10, 30, 50.
+    BeatsPca,
+}
+
+impl Check {
+    /// Every check, in report order.
+    pub const ALL: [Check; 3] = [Check::Monotone, Check::LinearVsPca, Check::BeatsPca];
+
+    fn name(self) -> &'static str {
+        match self {
+            Check::Monotone => "monotone",
+            Check::LinearVsPca => "linear-vs-pca",
+            Check::BeatsPca => "beats-pca",
+        }
+    }
+}
+
+/// One comparison a check made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    /// The check.
+    pub check: Check,
+    /// Dataset.
+    pub dataset: String,
+    /// What was compared, e.g. `deep k=30 vs pca k=30`.
+    pub what: String,
+    /// The value that must be the smaller (within noise) and the other one.
+    pub values: (f64, f64),
+    /// The noise allowed.
+    pub noise: f64,
+    /// Whether it held.
+    pub ok: bool,
+}
+
+type Cells = BTreeMap<(String, String, u32), (f64, f64)>;
+
+/// Seed mean and sd of `test_sse_per_image` per (dataset, model, code size), ok cells only.
+fn means(rows: &[crate::store::Row]) -> Cells {
+    let mut values: BTreeMap<(String, String, u32), Vec<f64>> = BTreeMap::new();
+    for r in rows
+        .iter()
+        .filter(|r| r.status == "ok" && r.metric == "test_sse_per_image")
+    {
+        values
+            .entry((r.dataset.clone(), r.model.clone(), r.code_size))
+            .or_default()
+            .push(r.value);
+    }
+    values.into_iter().map(|(k, v)| (k, mean_sd(&v))).collect()
+}
+
+/// `a` must not exceed `b` by more than the noise of the two.
+fn compare(check: Check, dataset: &str, what: String, a: (f64, f64), b: (f64, f64)) -> Finding {
+    let sd = |s: f64| if s.is_finite() { s } else { 0.0 };
+    let noise = (2.0 * (sd(a.1).powi(2) + sd(b.1).powi(2)).sqrt()).max(0.01 * a.0.max(b.0));
+    Finding {
+        check,
+        dataset: dataset.to_string(),
+        what,
+        values: (a.0, b.0),
+        noise,
+        ok: a.0 <= b.0 + noise,
+    }
+}
+
+/// Runs `checks` on the cells of `exp` in `cells`.
+pub fn evaluate(exp: &Experiment, cells: &Cells, checks: &[Check]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let kind_of = |name: &str| {
+        exp.models
+            .iter()
+            .find(|m| m.name() == name)
+            .map(|m| match m {
+                ModelSpec::Pca => ("pca", None),
+                ModelSpec::Pixels => ("pixels", None),
+                ModelSpec::Ae { config, .. } => (config.kind(), Some(config)),
+            })
+    };
+    for &check in checks {
+        for ((dataset, model, k), &value) in cells {
+            let pca = cells.get(&(dataset.clone(), "pca".to_string(), *k));
+            match check {
+                Check::Monotone => {
+                    // The next larger code size of the same model.
+                    let next = cells
+                        .range((dataset.clone(), model.clone(), k + 1)..)
+                        .next()
+                        .filter(|((d, m, _), _)| d == dataset && m == model);
+                    if let Some(((_, _, k2), &bigger)) = next {
+                        let what = format!("{model} k={k2} vs k={k}");
+                        out.push(compare(check, dataset, what, bigger, value));
+                    }
+                }
+                Check::LinearVsPca => {
+                    let linear_shallow = kind_of(model).is_some_and(|(kind, config)| {
+                        kind == "shallow"
+                            && config.is_some_and(|c| {
+                                c.arch().code_activation == ae_core::mlp::Activation::Linear
+                                    && c.arch().loss == ae_core::ReconLoss::Bce
+                            })
+                    });
+                    if let (true, Some(&p)) = (linear_shallow, pca) {
+                        let what = format!("{model} k={k} vs pca");
+                        out.push(compare(check, dataset, what, value, p));
+                    }
+                }
+                Check::BeatsPca => {
+                    let family = kind_of(model).is_some_and(|(kind, _)| {
+                        matches!(kind, "deep" | "conv" | "sparse" | "denoising")
+                    });
+                    if let (true, true, Some(&p)) = (family, [10, 30, 50].contains(k), pca) {
+                        let what = format!("{model} k={k} vs pca");
+                        // Strictly better: no noise allowance in the AE's favour.
+                        let mut f = compare(check, dataset, what, value, p);
+                        f.ok = value.0 < p.0;
+                        out.push(f);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Loads the run's experiment (from its run.json) and rows, and runs `checks`.
+pub fn check_run(run: &Path, checks: &[Check]) -> Result<Vec<Finding>> {
+    let info = run.join("run.json");
+    let text = std::fs::read_to_string(&info).with_context(|| {
+        format!(
+            "{} is not a run folder (no readable run.json)",
+            run.display()
+        )
+    })?;
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not valid JSON", info.display()))?;
+    let exp: Experiment = serde_json::from_value(without_nulls(json["experiment"].clone()))
+        .with_context(|| format!("{}: its `experiment` is not an experiment", info.display()))?;
+    let cells = means(&rows_of(run)?);
+    Ok(evaluate(&exp, &cells, checks))
+}
+
+/// run.json writes absent options as `null`; the experiment schema (TOML tables inside)
+/// reads an absent field, not a null.
+fn without_nulls(v: serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(map) => serde_json::Value::Object(
+            map.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, without_nulls(v)))
+                .collect(),
+        ),
+        serde_json::Value::Array(a) => a.into_iter().map(without_nulls).collect(),
+        other => other,
+    }
+}
+
+/// The findings as a Markdown table, failures first.
+pub fn markdown(findings: &[Finding]) -> String {
+    let mut sorted: Vec<&Finding> = findings.iter().collect();
+    sorted.sort_by_key(|f| f.ok);
+    let mut s = String::from(
+        "| check | dataset | comparison | must be lower | than | noise | holds |\n\
+         |---|---|---|---:|---:|---:|---|\n",
+    );
+    for f in sorted {
+        s.push_str(&format!(
+            "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {} |\n",
+            f.check.name(),
+            f.dataset,
+            f.what,
+            f.values.0,
+            f.values.1,
+            f.noise,
+            if f.ok { "yes" } else { "**no**" }
+        ));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn exp() -> Experiment {
+        Experiment::parse(
+            r#"
+name = "t"
+datasets = ["mnist"]
+code_sizes = [10, 30]
+models = [
+  { kind = "pca" },
+  { kind = "shallow", label = "lin", arch = { code_activation = "linear" } },
+  { kind = "shallow", label = "sig" },
+  { kind = "deep", arch = { hidden = [64] } },
+]
+"#,
+        )
+        .unwrap()
+    }
+
+    fn cells(entries: &[(&str, u32, f64, f64)]) -> Cells {
+        entries
+            .iter()
+            .map(|&(m, k, v, sd)| (("mnist".to_string(), m.to_string(), k), (v, sd)))
+            .collect()
+    }
+
+    /// A hand-made run: each check's verdict and noise, computed by hand.
+    #[test]
+    fn each_check_on_a_hand_case() {
+        let c = cells(&[
+            ("pca", 10, 26.7, 0.0),
+            ("pca", 30, 13.9, 0.0),
+            ("lin", 10, 26.5, 0.1),
+            ("lin", 30, 14.5, 0.1), // worse than PCA by 0.6 > noise max(2·0.1, 0.145)
+            ("sig", 10, 53.0, 0.0), // not a linear code: not in linear-vs-pca
+            ("sig", 30, 53.2, 0.0), // rises by 0.2 < 1 % of 53.2: within noise
+            ("deep", 10, 20.0, 1.0),
+            ("deep", 30, 25.0, 1.0), // rises by 5 > 2·√2: not monotone; and loses to PCA
+        ]);
+        let f = evaluate(&exp(), &c, &Check::ALL);
+        let verdict = |check: Check, what: &str| {
+            f.iter()
+                .find(|x| x.check == check && x.what == what)
+                .map(|x| x.ok)
+        };
+        assert_eq!(verdict(Check::Monotone, "sig k=30 vs k=10"), Some(true));
+        assert_eq!(verdict(Check::Monotone, "deep k=30 vs k=10"), Some(false));
+        assert_eq!(verdict(Check::Monotone, "pca k=30 vs k=10"), Some(true));
+        assert_eq!(verdict(Check::LinearVsPca, "lin k=10 vs pca"), Some(true));
+        assert_eq!(verdict(Check::LinearVsPca, "lin k=30 vs pca"), Some(false));
+        assert_eq!(verdict(Check::LinearVsPca, "sig k=10 vs pca"), None);
+        assert_eq!(verdict(Check::BeatsPca, "deep k=10 vs pca"), Some(true));
+        assert_eq!(verdict(Check::BeatsPca, "deep k=30 vs pca"), Some(false));
+        let deep = f.iter().find(|x| x.what == "deep k=30 vs k=10").unwrap();
+        assert!((deep.noise - 2.0 * 2f64.sqrt()).abs() < 1e-12, "{deep:?}");
+        assert!(markdown(&f).lines().nth(2).unwrap().contains("**no**"));
+    }
+}
