@@ -11,6 +11,7 @@ pub mod eval;
 pub mod eval_report;
 pub mod experiment;
 pub mod gallery;
+pub mod history;
 pub mod plot;
 pub mod provenance;
 pub mod report;

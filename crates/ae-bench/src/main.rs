@@ -211,6 +211,17 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// The tracked metrics across the project's history (every committed version of the
+    /// baselines): a long CSV, a table of every change with its commit, a trend chart per
+    /// baseline file.
+    History {
+        /// The baselines folder, relative to the repository root (the current folder).
+        #[arg(long, default_value = "results/baselines")]
+        baselines: String,
+        /// Where history.csv, history.md and history_<baseline>.png go.
+        #[arg(long, default_value = "results/history")]
+        out: PathBuf,
+    },
     /// Reproduce a published table (Hinton & Salakhutdinov 2006's MNIST autoencoders) into
     /// a new run folder and `results/paper/`.
     Reproduce {
@@ -381,6 +392,42 @@ fn run(cli: Cli) -> Result<()> {
         Command::Sweep { run, backend } => {
             let outcome = sweep::run(&run.options(backend, command_line))?;
             print_outcome(&outcome)?;
+        }
+        Command::History { baselines, out } => {
+            use ae_bench::history;
+            let (points, notes) = history::collect(std::path::Path::new("."), &baselines)?;
+            anyhow::ensure!(
+                !points.is_empty(),
+                "no committed version of any baseline under {baselines} (run from the \
+                 repository root)"
+            );
+            std::fs::create_dir_all(&out)
+                .with_context(|| format!("cannot create {}", out.display()))?;
+            let md = history::markdown(&points);
+            for (name, text) in [
+                ("history.csv", history::csv(&points)),
+                ("history.md", md.clone()),
+            ] {
+                store::write_atomic(&out.join(name), |f| {
+                    Ok(std::io::Write::write_all(f, text.as_bytes())?)
+                })?;
+            }
+            let charts = history::charts(&points, &out)?;
+            print!("{md}");
+            for n in &notes {
+                println!("note: {n}");
+            }
+            println!(
+                "{} values from {} commits; {} chart(s) and the tables in {}",
+                points.len(),
+                points
+                    .iter()
+                    .map(|p| &p.commit)
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .len(),
+                charts.len(),
+                out.display()
+            );
         }
         Command::Theory { run, checks, out } => {
             let checks = if checks.is_empty() {
