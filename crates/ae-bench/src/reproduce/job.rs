@@ -235,13 +235,7 @@ impl Job<'_> {
         )?;
         b.finish_and_clear();
         // The finished row's curve is in its rows; the partial one would only be stale.
-        match std::fs::remove_file(&progress) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                return Err(e).with_context(|| format!("cannot remove {}", progress.display()));
-            }
-        }
+        ae_core::checkpoint::remove(&progress)?;
         // The training clock: pretraining plus each epoch's own time (the hook's test
         // evaluation is not in it), summed over sessions when the run was resumed.
         let mut clock = before;
@@ -599,25 +593,27 @@ fn read_progress(path: &Path) -> std::collections::BTreeMap<usize, String> {
         .collect()
 }
 
-/// Writes a partial curve (one line per epoch, re-run epochs replaced) atomically.
+/// Writes a partial curve (one line per epoch, re-run epochs replaced) atomically, with
+/// the run's other result files' writer.
 fn write_progress(
     path: &Path,
     lines: &std::collections::BTreeMap<usize, String>,
 ) -> ae_core::Result<()> {
-    let io = |e: std::io::Error| ae_core::CoreError::Io {
-        path: path.to_path_buf(),
-        message: format!("cannot write the curve so far: {e}"),
-    };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io)?;
-    }
     let mut text = String::from(PROGRESS_HEADER);
     for l in lines.values() {
         text.push('\n');
         text.push_str(l);
     }
     text.push('\n');
-    let tmp = path.with_extension("partial");
-    std::fs::write(&tmp, text).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    let written = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .map_err(anyhow::Error::from)
+        .and_then(|()| {
+            store::write_atomic(path, |f| Ok(std::io::Write::write_all(f, text.as_bytes())?))
+        });
+    written.map_err(|e| ae_core::CoreError::Io {
+        path: path.to_path_buf(),
+        message: format!("cannot write the curve so far: {e:#}"),
+    })
 }
