@@ -4,7 +4,7 @@
 //! (images as hex-encoded bytes: 8 MNIST images are 12.5 KB of text).
 
 use ae_core::model::{from_slice, to_vec};
-use ae_core::{AnyAe, Codec};
+use ae_core::{AnyAe, Autoencoder, Codec};
 use anyhow::Result;
 use burn::prelude::Backend;
 use serde::{Deserialize, Serialize};
@@ -172,9 +172,17 @@ pub fn of_autoencoder<B: Backend>(
     device: &B::Device,
 ) -> Result<Artifacts> {
     let mut art = of_codec(model, test, device)?;
-    if let AnyAe::Vae(vae) = model {
-        ae_core::noise::seed(seed);
-        art.samples = Some(Images::encode(&to_vec(vae.sample(SAMPLES, device))?));
+    // Models with a prior (the VAE, and any family that declares one) show samples from
+    // it and decoded paths between two test images' codes. The noise stream is left as
+    // it was for models without one.
+    let stream = ae_core::noise::position();
+    ae_core::noise::seed(seed);
+    let samples = model.sample_prior(SAMPLES, device);
+    if samples.is_none() {
+        ae_core::noise::set_position(stream);
+    }
+    if let Some(samples) = samples {
+        art.samples = Some(Images::encode(&to_vec(samples)?));
         let mut path = Vec::new();
         for (a, b) in INTERPOLATION_PAIRS {
             if b * test.dim >= test.images.len() {
@@ -188,8 +196,13 @@ pub fn of_autoencoder<B: Backend>(
                     device,
                 )
             };
-            let (za, zb) = (vae.encode(img(a)), vae.encode(img(b)));
-            path.extend(to_vec(vae.interpolate(za, zb, INTERPOLATION_STEPS))?);
+            let (za, zb) = (model.encode(img(a)), model.encode(img(b)));
+            path.extend(to_vec(ae_core::model::interpolate(
+                model,
+                za,
+                zb,
+                INTERPOLATION_STEPS,
+            ))?);
         }
         art.interpolations = Some(Images::encode(&path));
     }

@@ -88,7 +88,7 @@ pub fn draw_all(cells: &[CellRecord], dir: &Path) -> Result<Vec<PathBuf>> {
             for (i, path) in interp.chunks(INTERPOLATION_STEPS * side * side).enumerate() {
                 rows.push((format!("interpolation {}", i + 1), path.to_vec()));
             }
-            let path = dir.join(format!("vae_{}_{dataset}_k{k}.png", s.model));
+            let path = dir.join(format!("samples_{}_{dataset}_k{k}.png", s.model));
             image_grid(&rows, side, &path)?;
             written.push(path);
         }

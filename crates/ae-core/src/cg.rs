@@ -13,10 +13,10 @@ use burn::optim::GradientsParams;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
-use crate::config::AnyAe;
 use crate::error::Result;
 use crate::flat::{grads_to_vec, params_from_vec, params_to_vec};
 use crate::model::{Autoencoder, to_vec};
+use crate::zoo::AnyAe;
 
 /// A point, the cost there and the gradient there.
 type Evaluated = (Vec<f64>, f64, Vec<f64>);

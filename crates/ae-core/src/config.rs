@@ -2,15 +2,10 @@
 //! validated at the boundary into a [`CheckedAe`] that can only describe a legal model.
 
 use ae_data::Corruption;
-use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::ae::{MlpAe, Regularizer};
-use crate::conv::ConvAe;
 use crate::error::{CoreError, Result};
-use crate::mlp::{Activation, Mlp};
-use crate::model::{AeOutput, Autoencoder, Codec};
-use crate::vae::Vae;
+use crate::mlp::Activation;
 
 /// Reconstruction loss (and so the decoder's output nonlinearity).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -213,7 +208,11 @@ fn conv_side(input: usize, channels: &[usize]) -> Result<usize> {
     Ok(side)
 }
 
-fn invalid(field: &'static str, value: impl ToString, expected: impl Into<String>) -> CoreError {
+pub(crate) fn invalid(
+    field: &'static str,
+    value: impl ToString,
+    expected: impl Into<String>,
+) -> CoreError {
     CoreError::InvalidConfig {
         field,
         value: value.to_string(),
@@ -477,20 +476,6 @@ fn activations(arch: &ArchSpec) -> Result<(Vec<Activation>, Vec<Activation>)> {
     Ok((enc, dec))
 }
 
-/// Any autoencoder of the zoo, as one burn module.
-// The variants hold a few tensor handles each; boxing would only add an indirection to
-// every forward pass for a few hundred bytes of stack.
-#[allow(clippy::large_enum_variant)]
-#[derive(Module, Debug)]
-pub enum AnyAe<B: Backend> {
-    /// Every MLP variant (they differ only in their regularizer).
-    Mlp(MlpAe<B>),
-    /// The variational AE.
-    Vae(Vae<B>),
-    /// The convolutional AE.
-    Conv(ConvAe<B>),
-}
-
 impl CheckedAe {
     /// The config this was checked from.
     pub fn config(&self) -> &AeConfig {
@@ -518,110 +503,16 @@ impl CheckedAe {
         (self.encoder[0] as f64).sqrt().round() as usize
     }
 
-    /// Builds the module on `device` (initialised from the backend's seeded RNG).
-    pub fn init<B: Backend>(&self, device: &B::Device) -> AnyAe<B> {
-        match &self.config {
-            AeConfig::Vae { beta, .. } => AnyAe::Vae(Vae::new(self, *beta, device)),
-            AeConfig::Conv { channels, loss } => AnyAe::Conv(ConvAe::new(
-                self.side(),
-                channels,
-                self.code(),
-                *loss,
-                device,
-            )),
-            _ => AnyAe::Mlp(MlpAe::new(self, self.regularizer(), device)),
-        }
-    }
-
-    fn regularizer(&self) -> Regularizer {
-        match self.config {
-            AeConfig::Sparse { sparsity, .. } => Regularizer::Sparse(sparsity),
-            AeConfig::Contractive { lambda, .. } => Regularizer::Contractive(lambda),
-            _ => Regularizer::None,
-        }
-    }
-
-    /// An untied MLP autoencoder with the given weights, e.g. a stack of pretrained RBMs
-    /// unrolled. `encoder` and `decoder` hold one (`[in, out]` weight, `[out]` bias) pair
-    /// per layer, input side first; their shapes must be this config's layer sizes.
-    pub fn init_from_layers<B: Backend>(
-        &self,
-        encoder: Vec<(Tensor<B, 2>, Tensor<B, 1>)>,
-        decoder: Vec<(Tensor<B, 2>, Tensor<B, 1>)>,
-    ) -> Result<AnyAe<B>> {
-        if matches!(self.config, AeConfig::Vae { .. } | AeConfig::Conv { .. })
-            || self.config.arch().tied
-        {
-            return Err(invalid(
-                "kind",
-                self.config.name(),
-                "an untied MLP autoencoder to load layer weights into",
-            ));
-        }
-        for (what, sizes, layers) in [
-            ("encoder", &self.encoder, &encoder),
-            ("decoder", &self.decoder, &decoder),
-        ] {
-            let found: Vec<[usize; 2]> = layers.iter().map(|(w, _)| w.dims()).collect();
-            let expected: Vec<[usize; 2]> = sizes.windows(2).map(|w| [w[0], w[1]]).collect();
-            let biases_fit = layers.iter().all(|(w, b)| b.dims()[0] == w.dims()[1]);
-            if found != expected || !biases_fit {
-                return Err(CoreError::Shape {
-                    what,
-                    expected: format!("weights {expected:?} with one bias per output"),
-                    found: format!("weights {found:?}"),
-                });
-            }
-        }
-        Ok(AnyAe::Mlp(MlpAe::from_parts(
-            self,
-            self.regularizer(),
-            Mlp::from_weights(encoder, self.encoder_acts.clone()),
-            Mlp::from_weights(decoder, self.decoder_acts.clone()),
-        )))
-    }
-
     /// The corruption applied to training inputs, if any.
     pub fn corruption(&self) -> Option<Corruption> {
         match self.config {
             AeConfig::Denoising { corruption, .. } => Some(corruption),
-            _ => None,
-        }
-    }
-}
-
-impl<B: Backend> Codec<B> for AnyAe<B> {
-    fn code_size(&self) -> usize {
-        match self {
-            AnyAe::Mlp(m) => m.code_size(),
-            AnyAe::Vae(m) => m.code_size(),
-            AnyAe::Conv(m) => m.code_size(),
-        }
-    }
-
-    fn encode(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-        match self {
-            AnyAe::Mlp(m) => m.encode(x),
-            AnyAe::Vae(m) => m.encode(x),
-            AnyAe::Conv(m) => m.encode(x),
-        }
-    }
-
-    fn decode(&self, z: Tensor<B, 2>) -> Tensor<B, 2> {
-        match self {
-            AnyAe::Mlp(m) => m.decode(z),
-            AnyAe::Vae(m) => m.decode(z),
-            AnyAe::Conv(m) => m.decode(z),
-        }
-    }
-}
-
-impl<B: Backend> Autoencoder<B> for AnyAe<B> {
-    fn loss_against(&self, input: Tensor<B, 2>, target: Tensor<B, 2>) -> AeOutput<B> {
-        match self {
-            AnyAe::Mlp(m) => m.loss_against(input, target),
-            AnyAe::Vae(m) => m.loss_against(input, target),
-            AnyAe::Conv(m) => m.loss_against(input, target),
+            AeConfig::Shallow { .. }
+            | AeConfig::Deep { .. }
+            | AeConfig::Sparse { .. }
+            | AeConfig::Contractive { .. }
+            | AeConfig::Conv { .. }
+            | AeConfig::Vae { .. } => None,
         }
     }
 }

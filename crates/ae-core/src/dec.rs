@@ -10,9 +10,9 @@ use burn::optim::{GradientsParams, Optimizer, SgdConfig};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
-use crate::config::AnyAe;
 use crate::error::{CoreError, Result};
 use crate::model::{Codec, from_slice, to_vec};
+use crate::zoo::AnyAe;
 
 /// An autoencoder's encoder with cluster centres in its code space.
 #[derive(Module, Debug)]

@@ -3,11 +3,9 @@
 //! Every model answers the [`Codec`] interface (`encode` / `decode`), so the harness
 //! evaluates PCA and autoencoders with the same code.
 
-pub mod ae;
 pub mod cg;
 pub mod checkpoint;
 pub mod config;
-pub mod conv;
 pub mod dec;
 pub mod error;
 pub mod flat;
@@ -21,12 +19,13 @@ pub mod pca;
 pub mod schedule;
 pub mod store;
 pub mod train;
-pub mod vae;
+pub mod zoo;
 
-pub use config::{AeConfig, AnyAe, ArchSpec, CheckedAe, ReconLoss, Sparsity};
+pub use config::{AeConfig, ArchSpec, CheckedAe, ReconLoss, Sparsity};
 pub use error::{CoreError, Result};
 pub use metrics::{METRIC_NAMES, ReconMetrics};
 pub use model::{AeOutput, Autoencoder, Codec, evaluate};
 pub use pca::{Pca, PcaCodec};
 pub use schedule::Schedule;
 pub use train::{EpochStats, History, OptimizerSpec, TrainSpec, fit, fit_from};
+pub use zoo::AnyAe;

@@ -5,7 +5,9 @@
 //! in the same units.
 
 use burn::prelude::*;
-use burn::tensor::activation::softplus;
+use burn::tensor::activation::{sigmoid, softplus};
+
+use crate::config::ReconLoss;
 
 /// Squared error summed over pixels, mean over the batch: `[batch, dim]` x2 -> `[1]`.
 pub fn sse_per_image<B: Backend>(x_hat: Tensor<B, 2>, x: Tensor<B, 2>) -> Tensor<B, 1> {
@@ -51,6 +53,18 @@ pub fn bce_with_logits_per_image<B: Backend>(
     let pos = logits.clone().clamp_min(0.0);
     let log1p = softplus(logits.clone().abs().neg(), 1.0);
     (pos - logits * x + log1p).sum_dim(1).mean()
+}
+
+/// Reconstruction loss from decoder logits, in the units of the metrics.
+pub fn recon_loss<B: Backend>(
+    loss: ReconLoss,
+    logits: Tensor<B, 2>,
+    x: Tensor<B, 2>,
+) -> Tensor<B, 1> {
+    match loss {
+        ReconLoss::Bce => bce_with_logits_per_image(logits, x),
+        ReconLoss::Mse => sse_per_image(sigmoid(logits), x),
+    }
 }
 
 #[cfg(test)]

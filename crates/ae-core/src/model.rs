@@ -28,12 +28,13 @@ pub trait Codec<B: Backend> {
 /// What a training step needs from a model: the losses, named, and what produced them.
 #[derive(Debug, Clone)]
 pub struct AeOutput<B: Backend> {
-    /// `recon + regularizer`: what the optimizer minimises, `[1]`.
+    /// `recon + Σ terms`: what the optimizer minimises, `[1]`.
     pub total: Tensor<B, 1>,
     /// Reconstruction loss per image (batch mean), `[1]`.
     pub recon: Tensor<B, 1>,
-    /// The variant's regularizer (already weighted), `[1]`; zero for plain AEs.
-    pub regularizer: Tensor<B, 1>,
+    /// The variant's other loss terms, already weighted, by name (e.g. `("kl", …)`),
+    /// each `[1]`; empty for plain AEs.
+    pub terms: Vec<(&'static str, Tensor<B, 1>)>,
     /// The code, `[batch, code]`.
     pub code: Tensor<B, 2>,
     /// The reconstruction in pixel space, `[batch, dim]`.
@@ -44,21 +45,31 @@ impl<B: Backend> AeOutput<B> {
     /// Assembles the output of a model whose decoder emits logits (x̂ = σ(logits)).
     pub fn from_logits(
         recon: Tensor<B, 1>,
-        regularizer: Tensor<B, 1>,
+        terms: Vec<(&'static str, Tensor<B, 1>)>,
         code: Tensor<B, 2>,
         logits: Tensor<B, 2>,
     ) -> Self {
+        let total = terms
+            .iter()
+            .fold(recon.clone(), |sum, (_, t)| sum + t.clone());
         AeOutput {
-            total: recon.clone() + regularizer.clone(),
+            total,
             recon,
-            regularizer,
+            terms,
             code,
             reconstruction: burn::tensor::activation::sigmoid(logits),
         }
     }
+
+    /// The sum of the terms beside the reconstruction (zero when there are none), `[1]`.
+    pub fn regularization(&self) -> Tensor<B, 1> {
+        let zero = Tensor::zeros([1], &self.recon.device());
+        self.terms.iter().fold(zero, |sum, (_, t)| sum + t.clone())
+    }
 }
 
-/// An autoencoder: a [`Codec`] with a training loss.
+/// An autoencoder: a [`Codec`] with a training loss, and optional capabilities (a prior
+/// to sample from, a training step of several phases) whose defaults say "none".
 pub trait Autoencoder<B: Backend>: Codec<B> {
     /// Loss of reconstructing `target` from `input` (they differ for denoising AEs).
     fn loss_against(&self, input: Tensor<B, 2>, target: Tensor<B, 2>) -> AeOutput<B>;
@@ -67,6 +78,49 @@ pub trait Autoencoder<B: Backend>: Codec<B> {
     fn loss(&self, x: Tensor<B, 2>) -> AeOutput<B> {
         self.loss_against(x.clone(), x)
     }
+
+    /// `n` images decoded from codes drawn from the model's prior (this thread's
+    /// [`crate::noise`] stream), `[n, dim]`; `None` for models without a prior.
+    fn sample_prior(&self, _n: usize, _device: &B::Device) -> Option<Tensor<B, 2>> {
+        None
+    }
+
+    /// Optimizer steps per batch. A model with several (an adversarial AE: reconstruction,
+    /// discriminator, generator) gets one step per phase on the same batch, in order, each
+    /// on [`Autoencoder::phase_loss`]; a parameter a phase's loss does not reach is not
+    /// updated in that phase (so one per-parameter optimizer acts as one per phase).
+    fn phases(&self) -> usize {
+        1
+    }
+
+    /// The loss minimised in step `phase` (1 ≤ phase < [`Autoencoder::phases`]) of a
+    /// batch, `[1]`; phase 0 is [`Autoencoder::loss_against`], whose reconstruction the
+    /// training curve records.
+    fn phase_loss(&self, phase: usize, input: Tensor<B, 2>, target: Tensor<B, 2>) -> Tensor<B, 1> {
+        debug_assert_eq!(phase, 0, "a one-phase model has only phase 0");
+        self.loss_against(input, target).total
+    }
+}
+
+/// Decodes `steps` codes evenly spaced on the segment from `za` to `zb` (`[1, code]`
+/// each), endpoints included: `[steps, dim]`.
+pub fn interpolate<B: Backend, C: Codec<B> + ?Sized>(
+    codec: &C,
+    za: Tensor<B, 2>,
+    zb: Tensor<B, 2>,
+    steps: usize,
+) -> Tensor<B, 2> {
+    let rows: Vec<Tensor<B, 2>> = (0..steps)
+        .map(|i| {
+            let t = if steps > 1 {
+                i as f64 / (steps - 1) as f64
+            } else {
+                0.0
+            };
+            za.clone() * (1.0 - t) + zb.clone() * t
+        })
+        .collect();
+    codec.decode(Tensor::cat(rows, 0))
 }
 
 /// Reads a tensor back to host memory as f32.

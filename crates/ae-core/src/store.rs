@@ -6,8 +6,9 @@ use burn::prelude::*;
 use burn::record::{BinFileRecorder, FullPrecisionSettings};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{AeConfig, AnyAe, CheckedAe};
+use crate::config::{AeConfig, CheckedAe};
 use crate::error::{CoreError, Result};
+use crate::zoo::AnyAe;
 
 /// What `config.json` beside the weights holds: enough to rebuild the exact module.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,10 +1,10 @@
 //! Every variant of the zoo against independent computations, on the flex backend.
 #![allow(clippy::unwrap_used)] // test helpers: a panic is the failure report
 
-use ae_core::ae::CONTRACTIVE_FD_SIGMA;
 use ae_core::mlp::Activation;
 use ae_core::model::{from_slice, to_vec};
 use ae_core::train::recon_on;
+use ae_core::zoo::mlp_ae::CONTRACTIVE_FD_SIGMA;
 use ae_core::{AeConfig, AnyAe, ArchSpec, Autoencoder, Codec, ReconLoss, Sparsity, TrainSpec, fit};
 use ae_data::{Corruption, Split};
 use burn::backend::{Autodiff, Flex};
@@ -519,7 +519,7 @@ fn contractive_penalty_equals_the_finite_difference_jacobian() {
         (exact - fd).abs() / fd < 1e-3,
         "closed form {exact} vs FD {fd}"
     );
-    let reg = f64::from(to_vec(m.loss(xt).regularizer).unwrap()[0]);
+    let reg = f64::from(to_vec(m.loss(xt).regularization()).unwrap()[0]);
     assert!((reg - lambda as f64 * exact).abs() < 1e-6);
 
     // Deeper encoder: the stochastic estimator, averaged over many draws, matches FD.
@@ -574,7 +574,7 @@ fn sparsity_penalties_match_hand_values_and_k_sparse_keeps_k() {
         };
         let m = cfg.check(3, 3).unwrap().init::<B>(&d);
         let out = m.loss(x.clone());
-        let h: Vec<f64> = to_vec(out.code)
+        let h: Vec<f64> = to_vec(out.code.clone())
             .unwrap()
             .iter()
             .map(|&v| f64::from(v))
@@ -598,7 +598,7 @@ fn sparsity_penalties_match_hand_values_and_k_sparse_keeps_k() {
             }
             Sparsity::KSparse { .. } => unreachable!(),
         };
-        let got = f64::from(to_vec(out.regularizer).unwrap()[0]);
+        let got = f64::from(to_vec(out.regularization()).unwrap()[0]);
         assert!(
             (got - want).abs() < 1e-5 * want.max(1.0),
             "{sp:?}: {got} vs {want}"

@@ -3,10 +3,10 @@
 //! into the same deep autoencoder an RBM stack unrolls into, so the two pretraining schemes
 //! can be compared under one fine-tuning.
 
-use ae_core::ae::MlpDecoder;
 use ae_core::mlp::Activation;
 use ae_core::model::{from_slice, to_vec};
 use ae_core::train::Progress;
+use ae_core::zoo::mlp_ae::MlpDecoder;
 use ae_core::{AeConfig, AnyAe, ArchSpec, CheckedAe, Codec, History, ReconLoss, TrainSpec, fit};
 use ae_data::{Corruption, Split};
 use burn::prelude::*;

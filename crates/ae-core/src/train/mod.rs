@@ -23,10 +23,11 @@ pub use run::recon_on;
 use step::{BurnStep, CgStepper};
 
 use crate::checkpoint::Checkpointing;
-use crate::config::{AnyAe, CheckedAe};
+use crate::config::CheckedAe;
 use crate::error::{CoreError, Result};
-use crate::model::to_vec;
+use crate::model::{Autoencoder, to_vec};
 use crate::schedule::Schedule;
+use crate::zoo::AnyAe;
 
 /// The first value of a one-element loss tensor (NaN if empty).
 fn scalar<B: Backend>(t: Tensor<B, 1>) -> Result<f32> {
@@ -312,6 +313,21 @@ pub fn fit_from<B: AutodiffBackend>(
         device,
         checkpoint,
     };
+    let phases = model.phases();
+    if let OptimizerSpec::Cg { .. } = spec.optimizer
+        && phases > 1
+    {
+        return Err(CoreError::InvalidConfig {
+            field: "train.optimizer",
+            value: "cg".into(),
+            expected: format!(
+                "a first-order optimizer (adam or sgd): `{}` takes {} alternating steps per \
+                 batch, which one conjugate-gradient search over every parameter cannot",
+                checked.config().name(),
+                phases
+            ),
+        });
+    }
     match spec.optimizer {
         OptimizerSpec::Adam => {
             let optim = crate::kernel::FusedAdam::init_with(spec.weight_decay as f32);
@@ -321,10 +337,7 @@ pub fn fit_from<B: AutodiffBackend>(
             };
             run.go(
                 model,
-                &mut BurnStep {
-                    optim: Some(optim),
-                    spec,
-                },
+                &mut BurnStep::new(optim, phases, spec),
                 progress,
                 on_epoch,
             )
@@ -343,10 +356,7 @@ pub fn fit_from<B: AutodiffBackend>(
                 .init();
             run.go(
                 model,
-                &mut BurnStep {
-                    optim: Some(optim),
-                    spec,
-                },
+                &mut BurnStep::new(optim, phases, spec),
                 progress,
                 on_epoch,
             )

@@ -12,9 +12,10 @@ use super::early::{EarlyStopping, Verdict};
 use super::step::{Step, Stepper};
 use super::{EpochHook, EpochStats, History, Progress, TrainSpec, scalar};
 use crate::checkpoint::{Checkpointing, TrainState};
-use crate::config::{AnyAe, CheckedAe};
+use crate::config::CheckedAe;
 use crate::error::{CoreError, Result};
 use crate::model::{Autoencoder, from_slice};
+use crate::zoo::AnyAe;
 
 pub(super) struct Run<'a, B: AutodiffBackend> {
     pub checked: &'a CheckedAe,

@@ -12,9 +12,9 @@ use burn::tensor::backend::AutodiffBackend;
 use super::{TrainSpec, scalar};
 use crate::cg::cg_batch;
 use crate::checkpoint::ParamState;
-use crate::config::AnyAe;
 use crate::error::{CoreError, Result};
 use crate::model::{Autoencoder, to_vec};
+use crate::zoo::AnyAe;
 
 /// One parameter update on a batch (`step` counts from 0 over the whole run, and sets the
 /// scheduled rate); returns the updated model and the batch's total and reconstruction
@@ -143,22 +143,48 @@ pub(super) struct Step {
 }
 
 pub(super) struct BurnStep<'a, O> {
-    /// Always `Some` between calls (taken only while a checkpoint is restored).
-    pub optim: Option<O>,
+    /// One optimizer per phase of the model's step (see
+    /// [`crate::model::Autoencoder::phases`]), each with its own state: an adversarial
+    /// AE's generator step must not share Adam moments with its reconstruction step.
+    /// Empty only while a checkpoint is restored.
+    pub optims: Vec<O>,
     pub spec: &'a TrainSpec,
 }
 
-impl<B: AutodiffBackend, O: Optimizer<AnyAe<B>, B> + OptimState<B>> Stepper<B> for BurnStep<'_, O> {
-    fn export(&self, model: &AnyAe<B>) -> Result<Vec<Option<ParamState>>> {
-        match &self.optim {
-            Some(o) => o.export(model),
-            None => Ok(Vec::new()),
+impl<'a, O: Clone> BurnStep<'a, O> {
+    /// `phases` fresh copies of `optim`.
+    pub fn new(optim: O, phases: usize, spec: &'a TrainSpec) -> Self {
+        BurnStep {
+            optims: vec![optim; phases.max(1)],
+            spec,
         }
+    }
+}
+
+impl<B: AutodiffBackend, O: Optimizer<AnyAe<B>, B> + OptimState<B>> Stepper<B> for BurnStep<'_, O> {
+    /// The phases' states one after the other (one phase: exactly the optimizer's).
+    fn export(&self, model: &AnyAe<B>) -> Result<Vec<Option<ParamState>>> {
+        let mut out = Vec::new();
+        for o in &self.optims {
+            out.extend(o.export(model)?);
+        }
+        Ok(out)
     }
 
     fn import(&mut self, model: &AnyAe<B>, state: Vec<Option<ParamState>>) -> Result<()> {
-        if let Some(o) = self.optim.take() {
-            self.optim = Some(o.import(model, state)?);
+        let optims = std::mem::take(&mut self.optims);
+        let per = state.len() / optims.len().max(1);
+        if per * optims.len() != state.len() {
+            return Err(CoreError::Shape {
+                what: "optimizer state in the checkpoint",
+                expected: format!("{} equal parts, one per phase", optims.len()),
+                found: format!("{} parameter states", state.len()),
+            });
+        }
+        let mut parts = state.into_iter();
+        for o in optims {
+            let part: Vec<_> = parts.by_ref().take(per).collect();
+            self.optims.push(o.import(model, part)?);
         }
         Ok(())
     }
@@ -166,23 +192,32 @@ impl<B: AutodiffBackend, O: Optimizer<AnyAe<B>, B> + OptimState<B>> Stepper<B> f
     fn step(
         &mut self,
         step: Step,
-        model: AnyAe<B>,
+        mut model: AnyAe<B>,
         input: Tensor<B, 2>,
         target: Tensor<B, 2>,
     ) -> Result<(AnyAe<B>, f32, f32)> {
-        let out = model.loss_against(input, target);
-        let total = scalar(out.total.clone())?;
-        let recon = scalar(out.recon)?;
-        if !total.is_finite() {
-            // Stepping on a non-finite loss would only spread NaNs into the weights.
-            return Ok((model, total, recon));
-        }
-        let grads = GradientsParams::from_grads(out.total.backward(), &model);
         let lr = self.spec.schedule.lr(self.spec.lr, step.index, step.total);
-        let Some(optim) = self.optim.as_mut() else {
-            unreachable!("the optimizer is put back right after a restore")
-        };
-        Ok((optim.step(lr, model, grads), total, recon))
+        // One update per phase of the model's step (one for every family but those that
+        // alternate, e.g. reconstruction / discriminator / generator); the batch's
+        // losses reported are phase 0's.
+        let (mut total, mut recon) = (0.0, 0.0);
+        for phase in 0..model.phases() {
+            let objective = if phase == 0 {
+                let out = model.loss_against(input.clone(), target.clone());
+                (total, recon) = (scalar(out.total.clone())?, scalar(out.recon)?);
+                out.total
+            } else {
+                model.phase_loss(phase, input.clone(), target.clone())
+            };
+            let loss = scalar(objective.clone())?;
+            if !loss.is_finite() {
+                // Stepping on a non-finite loss would only spread NaNs into the weights.
+                return Ok((model, loss, recon));
+            }
+            let grads = GradientsParams::from_grads(objective.backward(), &model);
+            model = self.optims[phase].step(lr, model, grads);
+        }
+        Ok((model, total, recon))
     }
 }
 

@@ -16,9 +16,9 @@ use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 
-use crate::ae::recon_loss;
 use crate::config::ReconLoss;
 use crate::kernel::{affine, depth_to_space2, im2col3x3, linear, max_pool2, relu};
+use crate::loss::recon_loss;
 use crate::model::{AeOutput, Autoencoder, Codec};
 
 /// burn's default for convolutions: Kaiming-uniform with gain 1/√3, i.e. U(±1/√fan_in),
@@ -239,8 +239,7 @@ impl<B: Backend> Autoencoder<B> for ConvAe<B> {
         let code = self.encode(input);
         let logits = self.decoder.logits(code.clone());
         let recon = recon_loss(self.loss, logits.clone(), target);
-        let regularizer = Tensor::zeros([1], &code.device());
-        AeOutput::from_logits(recon, regularizer, code, logits)
+        AeOutput::from_logits(recon, Vec::new(), code, logits)
     }
 }
 

@@ -5,11 +5,10 @@ use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 
-use crate::ae::recon_loss;
+use super::conv::{ConvDecoder, ConvEncoder};
 use crate::config::{AeConfig, CheckedAe, ReconLoss};
-use crate::conv::{ConvDecoder, ConvEncoder};
 use crate::kernel::linear;
-use crate::loss::{bce_with_logits_rows, gaussian_kl_rows};
+use crate::loss::{bce_with_logits_rows, gaussian_kl_rows, recon_loss};
 use crate::mlp::{Mlp, MlpConfig};
 use crate::model::{AeOutput, Autoencoder, Codec};
 
@@ -113,17 +112,7 @@ impl<B: Backend> Vae<B> {
     /// Decodes `steps` codes evenly spaced on the segment from `za` to `zb` (`[1, latent]`
     /// each), endpoints included: `[steps, dim]`.
     pub fn interpolate(&self, za: Tensor<B, 2>, zb: Tensor<B, 2>, steps: usize) -> Tensor<B, 2> {
-        let rows: Vec<Tensor<B, 2>> = (0..steps)
-            .map(|i| {
-                let t = if steps > 1 {
-                    i as f64 / (steps - 1) as f64
-                } else {
-                    0.0
-                };
-                za.clone() * (1.0 - t) + zb.clone() * t
-            })
-            .collect();
-        self.decode(Tensor::cat(rows, 0))
+        crate::model::interpolate(self, za, zb, steps)
     }
 
     /// Importance-weighted estimate of −ln p(x) per image (Burda et al. 2016) with `k`
@@ -174,7 +163,11 @@ impl<B: Backend> Autoencoder<B> for Vae<B> {
         let z = mu.clone() + (logvar.clone() * 0.5).exp() * eps;
         let logits = self.logits(z);
         let recon = recon_loss(self.loss, logits.clone(), target);
-        let regularizer = gaussian_kl_rows(mu.clone(), logvar).mean() * self.beta;
-        AeOutput::from_logits(recon, regularizer, mu, logits)
+        let kl = gaussian_kl_rows(mu.clone(), logvar).mean() * self.beta;
+        AeOutput::from_logits(recon, vec![("kl", kl)], mu, logits)
+    }
+
+    fn sample_prior(&self, n: usize, device: &B::Device) -> Option<Tensor<B, 2>> {
+        Some(self.sample(n, device))
     }
 }

@@ -6,7 +6,7 @@ use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 
 use crate::config::{CheckedAe, ReconLoss, Sparsity};
-use crate::loss::{bce_with_logits_per_image, bernoulli_kl_sum, sse_per_image};
+use crate::loss::{bernoulli_kl_sum, recon_loss};
 use crate::mlp::{Activation, Mlp, MlpConfig};
 use crate::model::{AeOutput, Autoencoder, Codec, from_slice, to_vec};
 
@@ -53,18 +53,6 @@ pub struct MlpAe<B: Backend> {
     loss: ReconLoss,
     #[module(skip)]
     code_activation: Activation,
-}
-
-/// Reconstruction loss from decoder logits, in the units of the metrics.
-pub(crate) fn recon_loss<B: Backend>(
-    loss: ReconLoss,
-    logits: Tensor<B, 2>,
-    x: Tensor<B, 2>,
-) -> Tensor<B, 1> {
-    match loss {
-        ReconLoss::Bce => bce_with_logits_per_image(logits, x),
-        ReconLoss::Mse => sse_per_image(sigmoid(logits), x),
-    }
 }
 
 impl<B: Backend> MlpAe<B> {
@@ -212,24 +200,23 @@ impl<B: Backend> Autoencoder<B> for MlpAe<B> {
         let code = self.encode(input.clone()); // [batch, code]
         let logits = self.logits(code.clone()); // [batch, dim]
         let recon = recon_loss(self.loss, logits.clone(), target);
-        let device = code.device();
-        let regularizer = match self.regularizer {
-            Regularizer::None | Regularizer::Sparse(Sparsity::KSparse { .. }) => {
-                Tensor::zeros([1], &device)
-            }
+        let term = match self.regularizer {
+            Regularizer::None | Regularizer::Sparse(Sparsity::KSparse { .. }) => None,
             Regularizer::Sparse(Sparsity::L1 { lambda }) => {
-                code.clone().abs().sum_dim(1).mean() * lambda
+                Some(("l1", code.clone().abs().sum_dim(1).mean() * lambda))
             }
             Regularizer::Sparse(Sparsity::L2 { lambda }) => {
-                code.clone().square().sum_dim(1).mean() * lambda
+                Some(("l2", code.clone().square().sum_dim(1).mean() * lambda))
             }
-            Regularizer::Sparse(Sparsity::Kl { rho, beta }) => {
-                bernoulli_kl_sum(rho, code.clone().mean_dim(0)) * beta
-            }
-            Regularizer::Contractive(lambda) => {
-                self.jacobian_frobenius_sq(input, code.clone()) * lambda
-            }
+            Regularizer::Sparse(Sparsity::Kl { rho, beta }) => Some((
+                "sparsity_kl",
+                bernoulli_kl_sum(rho, code.clone().mean_dim(0)) * beta,
+            )),
+            Regularizer::Contractive(lambda) => Some((
+                "contractive",
+                self.jacobian_frobenius_sq(input, code.clone()) * lambda,
+            )),
         };
-        AeOutput::from_logits(recon, regularizer, code, logits)
+        AeOutput::from_logits(recon, term.into_iter().collect(), code, logits)
     }
 }
