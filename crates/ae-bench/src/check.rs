@@ -48,7 +48,7 @@ type Key = (String, String, u32, String, String);
 
 fn seed_values(rows: &[Row]) -> BTreeMap<Key, Vec<f64>> {
     let mut out: BTreeMap<Key, Vec<f64>> = BTreeMap::new();
-    for r in rows.iter().filter(|r| r.status == "ok") {
+    for r in rows.iter().filter(|r| r.status.is_ok()) {
         if TRACKED.iter().any(|(m, _)| *m == r.metric) {
             out.entry((
                 r.dataset.clone(),

@@ -120,7 +120,7 @@ fn collect(rows: &[Row]) -> Table {
     let mut t: Table = BTreeMap::new();
     for r in rows
         .iter()
-        .filter(|r| r.status == "ok" && r.value.is_finite())
+        .filter(|r| r.status.is_ok() && r.value.is_finite())
     {
         t.entry((r.dataset.clone(), r.model.clone(), r.code_size))
             .or_default()

@@ -716,14 +716,12 @@ pub struct Cell {
 impl Cell {
     /// A stable key naming the cell (used for its file name and for resuming).
     pub fn key(&self) -> String {
-        format!(
-            "{}__{}-{}__k{}__{}__s{}",
+        crate::store::cell_key(
             self.dataset.name(),
-            self.model.name(),
-            self.model_hash(),
+            &format!("{}-{}", self.model.name(), self.model_hash()),
             self.code_size,
             self.backend.name(),
-            self.seed
+            self.seed,
         )
     }
 }

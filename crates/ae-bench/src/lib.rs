@@ -12,6 +12,7 @@ pub mod eval_report;
 pub mod experiment;
 pub mod gallery;
 pub mod history;
+pub mod manifest;
 pub mod plot;
 pub mod provenance;
 pub mod report;

@@ -527,12 +527,12 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Report { run } => {
             let cells = store::load_cells(&run)?;
-            let info: serde_json::Value = serde_json::from_str(
-                &std::fs::read_to_string(run.join("run.json"))
-                    .with_context(|| format!("{} has no run.json", run.display()))?,
-            )?;
-            let name = info["experiment"]["name"].as_str().unwrap_or("run");
-            let command = info["command"].as_str().unwrap_or("");
+            let info = ae_bench::manifest::RunManifest::read(&run)?;
+            let name = match info.name() {
+                "" => "run",
+                n => n,
+            };
+            let command = info.command.as_str();
             // Stored cells are the source of truth; a run without them (e.g. copied tables
             // only) is redrawn from its Parquet table.
             if cells.is_empty() {
@@ -824,7 +824,7 @@ fn print_outcome(outcome: &sweep::SweepOutcome) -> Result<()> {
 /// One line per failed cell: what it was and why it failed.
 fn failed_cells(rows: &[store::Row]) -> Vec<String> {
     rows.iter()
-        .filter(|r| r.status != "ok" && r.metric == "failed")
+        .filter(|r| !r.status.is_ok() && r.metric == "failed")
         .map(|r| {
             format!(
                 "{} {} k={} {} seed {}: {}",

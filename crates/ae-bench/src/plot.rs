@@ -128,7 +128,7 @@ fn series(rows: &[Row], metric: &str) -> BTreeMap<String, Series> {
     let backends: BTreeSet<&str> = rows.iter().map(|r| r.backend.as_str()).collect();
     for r in rows
         .iter()
-        .filter(|r| r.metric == metric && r.status == "ok" && r.value.is_finite())
+        .filter(|r| r.metric == metric && r.status.is_ok() && r.value.is_finite())
     {
         let name = if backends.len() > 1 {
             format!("{} ({})", r.model, r.backend)
@@ -346,7 +346,7 @@ pub fn curves(rows: &[Row], stem: &Path, kind: &CurveKind) -> Result<bool> {
     let mut acc: BTreeMap<(String, u32), BTreeMap<String, Epochs>> = BTreeMap::new();
     for r in rows
         .iter()
-        .filter(|r| r.status == "ok" && r.value.is_finite())
+        .filter(|r| r.status.is_ok() && r.value.is_finite())
     {
         let Some((prefix, epoch)) = r.metric.split_once('@') else {
             continue;
@@ -577,7 +577,7 @@ mod tests {
                 backend: "flex".into(),
                 metric: "test_sse_per_image".into(),
                 value: v,
-                status: "ok".into(),
+                status: crate::store::Status::Ok,
                 detail: String::new(),
             })
             .collect();

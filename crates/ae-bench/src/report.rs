@@ -42,7 +42,7 @@ fn wide(
 ) -> BTreeMap<(String, String), BTreeMap<u32, Entry>> {
     let mut values: Collected = BTreeMap::new();
     for r in rows.iter().filter(|r| r.dataset == dataset) {
-        let failed = r.status != "ok";
+        let failed = !r.status.is_ok();
         if !failed && r.metric != metric {
             continue;
         }
@@ -160,7 +160,7 @@ pub fn summary_markdown(title: &str, command: &str, rows: &[Row]) -> String {
             let _ = writeln!(out);
         }
     }
-    let failed: Vec<&Row> = rows.iter().filter(|r| r.status != "ok").collect();
+    let failed: Vec<&Row> = rows.iter().filter(|r| !r.status.is_ok()).collect();
     if !failed.is_empty() {
         let _ = writeln!(out, "## Failed cells\n");
         for r in failed {
@@ -316,7 +316,7 @@ mod tests {
             row("ae", 30, 1, 6.0),
         ];
         let mut failed = row("ae", 2, 0, f64::NAN);
-        failed.status = "failed".into();
+        failed.status = crate::store::Status::Failed;
         failed.metric = "failed".into();
         failed.detail = "loss became NaN at epoch 3".into();
         rows.push(failed);

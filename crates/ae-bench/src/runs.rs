@@ -7,17 +7,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
+use crate::manifest::RunManifest;
 use crate::provenance::{Git, Machine, Versions};
 use crate::report::mean_sd;
 use crate::store::{self, CellRecord, Row};
-
-/// Reads a run folder's run.json.
-fn run_info(dir: &Path) -> Result<serde_json::Value> {
-    let path = dir.join("run.json");
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("{} is not a run folder (no run.json)", dir.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))
-}
 
 /// What `merge` reports back.
 #[derive(Debug)]
@@ -53,14 +46,13 @@ pub fn merge(sources: &[PathBuf], out_root: &Path, command: &str) -> Result<Merg
     if sources.len() < 2 {
         bail!("merge needs at least two run folders");
     }
-    let infos: Vec<serde_json::Value> =
-        sources.iter().map(|s| run_info(s)).collect::<Result<_>>()?;
-    let name = infos[0]["experiment"]["name"]
-        .as_str()
-        .unwrap_or("")
-        .to_string();
+    let infos: Vec<RunManifest> = sources
+        .iter()
+        .map(|s| RunManifest::read(s))
+        .collect::<Result<_>>()?;
+    let name = infos[0].name().to_string();
     for (s, i) in sources.iter().zip(&infos) {
-        let n = i["experiment"]["name"].as_str().unwrap_or("");
+        let n = i.name();
         if n != name {
             bail!(
                 "{} is a run of experiment `{n}`, {} of `{name}`: only runs of one experiment merge",
@@ -71,18 +63,9 @@ pub fn merge(sources: &[PathBuf], out_root: &Path, command: &str) -> Result<Merg
     }
     // Settings other than the axes must agree, or the merged table would average cells
     // trained on different budgets as if they were seeds of one model.
-    let settings = |i: &serde_json::Value| {
-        let mut e = i["experiment"].clone();
-        if let Some(o) = e.as_object_mut() {
-            for axis in ["datasets", "models", "code_sizes", "seeds", "backends"] {
-                o.remove(axis);
-            }
-        }
-        e
-    };
-    let first = settings(&infos[0]);
+    let first = infos[0].settings();
     for (s, i) in sources.iter().zip(&infos).skip(1) {
-        let other = settings(i);
+        let other = i.settings();
         let differ = differing_fields(&first, &other, "");
         if !differ.is_empty() {
             bail!(
@@ -102,7 +85,7 @@ pub fn merge(sources: &[PathBuf], out_root: &Path, command: &str) -> Result<Merg
             bail!("{} holds no stored cells", s.display());
         }
         for c in found {
-            let ok = |c: &CellRecord| c.rows.first().is_some_and(|r| r.status == "ok");
+            let ok = |c: &CellRecord| c.rows.first().is_some_and(|r| r.status.is_ok());
             match cells.get(&c.key) {
                 None => {
                     cells.insert(c.key.clone(), c);
@@ -136,22 +119,22 @@ pub fn merge(sources: &[PathBuf], out_root: &Path, command: &str) -> Result<Merg
     let records: Vec<CellRecord> = cells.into_values().collect();
     let ok = records
         .iter()
-        .filter(|c| c.rows.first().is_some_and(|r| r.status == "ok"))
+        .filter(|c| c.rows.first().is_some_and(|r| r.status.is_ok()))
         .count();
     let info = MergeInfo {
         command,
-        experiment: &infos[0]["experiment"],
+        experiment: &infos[0].experiment,
         merged_from: sources
             .iter()
             .zip(&infos)
             .map(|(s, i)| {
                 serde_json::json!({
                     "folder": s.display().to_string(),
-                    "command": i["command"],
-                    "shard": i["shard"],
-                    "git": i["git"],
-                    "machine": i["machine"],
-                    "cells": i["cells"],
+                    "command": i.raw["command"],
+                    "shard": i.raw["shard"],
+                    "git": i.raw["git"],
+                    "machine": i.raw["machine"],
+                    "cells": i.raw["cells"],
                 })
             })
             .collect(),
@@ -163,9 +146,7 @@ pub fn merge(sources: &[PathBuf], out_root: &Path, command: &str) -> Result<Merg
         cells_ok: ok,
         cells_failed: records.len() - ok,
     };
-    store::write_atomic(&dir.join("run.json"), |f| {
-        Ok(serde_json::to_writer_pretty(f, &info)?)
-    })?;
+    RunManifest::write(&dir, &info)?;
     crate::sweep::write_outputs(&dir, &format!("{name} (merged)"), command, &records)?;
     Ok(Merged {
         dir,
@@ -190,7 +171,7 @@ fn means(rows: &[Row], metric: &str) -> BTreeMap<Key, f64> {
     let mut acc: BTreeMap<Key, Vec<f64>> = BTreeMap::new();
     for r in rows
         .iter()
-        .filter(|r| r.status == "ok" && r.metric == metric)
+        .filter(|r| r.status.is_ok() && r.metric == metric)
     {
         acc.entry((
             r.dataset.clone(),
@@ -375,7 +356,7 @@ mod tests {
             .unwrap();
             for (key, status) in cells {
                 let mut r = row(key, 0, "test_sse_per_image", 1.0);
-                r.status = status.to_string();
+                r.status = store::Status::parse(status).unwrap();
                 store::save_cell(
                     &d,
                     &CellRecord {

@@ -256,11 +256,11 @@ pub fn status(root: &Path) -> Result<String> {
         let stored = store::load_cells(&root.join(format!("shard-{k}"))).unwrap_or_default();
         let ok = stored
             .iter()
-            .filter(|c| keys.contains(&c.key) && c.rows.iter().all(|r| r.status == "ok"))
+            .filter(|c| keys.contains(&c.key) && c.rows.iter().all(|r| r.status.is_ok()))
             .count();
         let failed = stored
             .iter()
-            .filter(|c| keys.contains(&c.key) && c.rows.iter().any(|r| r.status != "ok"))
+            .filter(|c| keys.contains(&c.key) && c.rows.iter().any(|r| !r.status.is_ok()))
             .count();
         done_all += ok;
         failed_all += failed;

@@ -8,6 +8,47 @@ use anyhow::{Context, Result};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
+/// The key naming a cell, its file in `cells/` and its checkpoint: the one format every
+/// writer uses (sweep cells pass `model` as `<name>-<config hash>`, reproduction rows
+/// their method's name).
+pub fn cell_key(dataset: &str, model: &str, code_size: usize, backend: &str, seed: u64) -> String {
+    format!("{dataset}__{model}__k{code_size}__{backend}__s{seed}")
+}
+
+/// Whether a cell produced its metrics: written as `ok` / `failed` in every table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// The cell ran and every metric is finite.
+    Ok,
+    /// The cell failed; its one row's `detail` says why.
+    Failed,
+}
+
+impl Status {
+    /// The word in the tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Failed => "failed",
+        }
+    }
+
+    /// The status a table's word names.
+    pub fn parse(word: &str) -> Option<Status> {
+        match word {
+            "ok" => Some(Status::Ok),
+            "failed" => Some(Status::Failed),
+            _ => None,
+        }
+    }
+
+    /// `Status::Ok`.
+    pub fn is_ok(self) -> bool {
+        self == Status::Ok
+    }
+}
+
 /// One long-format result row: one metric of one cell.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Row {
@@ -26,8 +67,8 @@ pub struct Row {
     /// Metric value (NaN for a failed cell's marker row; JSON stores NaN as null).
     #[serde(deserialize_with = "nan_from_null")]
     pub value: f64,
-    /// `ok` or `failed`.
-    pub status: String,
+    /// Whether the cell ran.
+    pub status: Status,
     /// Why a cell failed; empty when it did not.
     pub detail: String,
 }
@@ -48,7 +89,7 @@ impl Row {
             backend: "flex".into(),
             metric: metric.into(),
             value,
-            status: "ok".into(),
+            status: Status::Ok,
             detail: String::new(),
         }
     }
@@ -212,16 +253,6 @@ pub fn parse_cell(path: &Path, text: &str) -> Result<CellRecord> {
             "it has no rows (a cell has at least its status row)".into()
         ));
     }
-    if let Some(r) = record
-        .rows
-        .iter()
-        .find(|r| r.status != "ok" && r.status != "failed")
-    {
-        return Err(bad(format!(
-            "row `{}` has status {:?}, expected \"ok\" or \"failed\"",
-            r.metric, r.status
-        )));
-    }
     Ok(record)
 }
 
@@ -236,7 +267,7 @@ pub fn frame(rows: &[Row]) -> Result<DataFrame> {
         "backend" => col(|r| r.backend.clone()),
         "metric" => col(|r| r.metric.clone()),
         "value" => rows.iter().map(|r| r.value).collect::<Vec<_>>(),
-        "status" => col(|r| r.status.clone()),
+        "status" => col(|r| r.status.as_str().to_string()),
         "detail" => col(|r| r.detail.clone()),
     )?)
 }
@@ -293,6 +324,19 @@ pub fn read_parquet(path: &Path) -> Result<Vec<Row>> {
         .iter()
         .map(|v| v.unwrap_or(f64::NAN))
         .collect();
+    let status = status
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            Status::parse(w).with_context(|| {
+                format!(
+                    "{}: row {} has status {w:?}, expected \"ok\" or \"failed\"",
+                    path.display(),
+                    i + 1
+                )
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
     Ok((0..df.height())
         .map(|i| Row {
             dataset: dataset[i].clone(),
@@ -302,7 +346,7 @@ pub fn read_parquet(path: &Path) -> Result<Vec<Row>> {
             backend: backend[i].clone(),
             metric: metric[i].clone(),
             value: value[i],
-            status: status[i].clone(),
+            status: status[i],
             detail: detail[i].clone(),
         })
         .collect())
@@ -331,7 +375,7 @@ mod tests {
         );
         let odd = ok.replace(r#""status":"ok""#, r#""status":"fine""#);
         let err = format!("{:#}", parse_cell(p, &odd).unwrap_err());
-        assert!(err.contains("\"fine\""), "{err}");
+        assert!(err.contains("fine") && err.contains("ok"), "{err}");
         let no_key = ok.replace(r#""key":"k""#, r#""key":"""#);
         assert!(parse_cell(p, &no_key).is_err());
     }

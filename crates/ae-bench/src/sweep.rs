@@ -21,8 +21,9 @@ use crate::artifacts::{self, Artifacts, TestView};
 use crate::backend::{BackendJob, BackendKind, dispatch};
 use crate::eval::{self, TaskCtx};
 use crate::experiment::{Cell, Experiment, ModelSpec, Shard};
+use crate::manifest::RunManifest;
 use crate::provenance::{Git, Machine, Versions};
-use crate::store::{self, CellRecord, Row};
+use crate::store::{self, CellRecord, Row, Status};
 use crate::{gallery, plot, report};
 
 /// What the user asked for.
@@ -158,16 +159,8 @@ pub fn new_run_dir(root: &Path, name: &str) -> Result<PathBuf> {
 /// match the stored run's, or kept and new cells would not be comparable.
 fn resumable(dir: &Path, exp: &Experiment) -> Result<PathBuf> {
     let name = exp.name.as_str();
-    let info = dir.join("run.json");
-    let text = std::fs::read_to_string(&info).with_context(|| {
-        format!(
-            "--resume {}: not a run folder (no readable run.json)",
-            dir.display()
-        )
-    })?;
-    let json: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("--resume: {} is not valid JSON", info.display()))?;
-    let found = json["experiment"]["name"].as_str().unwrap_or("");
+    let manifest = RunManifest::read(dir).context("--resume")?;
+    let found = manifest.name();
     if found != name {
         bail!(
             "--resume {}: that run is of experiment `{found}`, not `{name}`",
@@ -178,12 +171,12 @@ fn resumable(dir: &Path, exp: &Experiment) -> Result<PathBuf> {
     // the same (0.1, not 0.10000000149).
     let now: serde_json::Value = serde_json::from_str(&serde_json::to_string(exp)?)?;
     for field in ["train", "eval"] {
-        if json["experiment"][field] != now[field] {
+        if manifest.experiment[field] != now[field] {
             bail!(
                 "--resume {}: `[{field}]` differs from the stored run's ({} there, {} now); \
                  resume with the same experiment file and --set overrides",
                 dir.display(),
-                json["experiment"][field],
+                manifest.experiment[field],
                 now[field]
             );
         }
@@ -564,7 +557,7 @@ impl SweepState<'_> {
 }
 
 fn rows_for(cell: &Cell, result: Result<Vec<(String, f64)>, String>) -> Vec<Row> {
-    let row = |metric: &str, value: f64, status: &str, detail: String| Row {
+    let row = |metric: &str, value: f64, status: Status, detail: String| Row {
         dataset: cell.dataset.name().into(),
         model: cell.model.name(),
         code_size: cell.code_size as u32,
@@ -572,7 +565,7 @@ fn rows_for(cell: &Cell, result: Result<Vec<(String, f64)>, String>) -> Vec<Row>
         backend: cell.backend.name().into(),
         metric: metric.into(),
         value,
-        status: status.into(),
+        status,
         detail,
     };
     match result {
@@ -581,16 +574,16 @@ fn rows_for(cell: &Cell, result: Result<Vec<(String, f64)>, String>) -> Vec<Row>
                 return vec![row(
                     "failed",
                     f64::NAN,
-                    "failed",
+                    Status::Failed,
                     format!("{name} is not finite ({v})"),
                 )];
             }
             metrics
                 .into_iter()
-                .map(|(m, v)| row(&m, v, "ok", String::new()))
+                .map(|(m, v)| row(&m, v, Status::Ok, String::new()))
                 .collect()
         }
-        Err(reason) => vec![row("failed", f64::NAN, "failed", reason)],
+        Err(reason) => vec![row("failed", f64::NAN, Status::Failed, reason)],
     }
 }
 
@@ -689,7 +682,7 @@ fn execute(
         Err(e) => (Err(e), None),
     };
     let mut rows = rows_for(cell, metrics);
-    let ok = rows[0].status == "ok";
+    let ok = rows[0].status.is_ok();
     let artifacts = match out {
         Some(out) if ok => {
             rows.extend(curve_rows(cell, &out.curves));
@@ -741,7 +734,7 @@ pub fn run(opts: &SweepOptions) -> Result<SweepOutcome> {
         (Some(dir), _) => resumable(dir, &exp)?,
         (None, _) if opts.run_dir.is_some() => {
             let dir = opts.run_dir.clone().unwrap_or_default();
-            if dir.join("run.json").is_file() {
+            if dir.join(crate::manifest::FILE).is_file() {
                 resumable(&dir, &exp)?
             } else {
                 std::fs::create_dir_all(&dir)
@@ -758,7 +751,7 @@ pub fn run(opts: &SweepOptions) -> Result<SweepOutcome> {
     let _lock = store::lock_run(&run_dir)?;
     let done: HashSet<String> = store::load_cells(&run_dir)?
         .into_iter()
-        .filter(|c| c.rows.first().is_some_and(|r| r.status == "ok"))
+        .filter(|c| c.rows.first().is_some_and(|r| r.status.is_ok()))
         .map(|c| c.key)
         .collect();
     let (kept, pending): (Vec<&Cell>, Vec<&Cell>) =
@@ -792,11 +785,7 @@ pub fn run(opts: &SweepOptions) -> Result<SweepOutcome> {
         cells_failed: 0,
         cells_resumed: kept.len(),
     });
-    let write_info = |info: &RunInfo| {
-        store::write_atomic(&run_dir.join("run.json"), |f| {
-            Ok(serde_json::to_writer_pretty(f, info)?)
-        })
-    };
+    let write_info = |info: &RunInfo| RunManifest::write(&run_dir, info);
     write_info(&info.lock().expect("not poisoned"))?;
 
     // PCA is fitted once per dataset, before the cells, on all cores; a failed fit fails
@@ -865,7 +854,7 @@ pub fn run(opts: &SweepOptions) -> Result<SweepOutcome> {
                     let record = execute(&state, cell, &pool, &cell_bar, budget.jobs == 1);
                     cell_bar.finish_and_clear();
                     bars.remove(&cell_bar);
-                    let ok = record.rows[0].status == "ok";
+                    let ok = record.rows[0].status.is_ok();
                     if !ok {
                         bar.println(format!(
                             "cell {} failed: {}",
@@ -1012,25 +1001,10 @@ fn write_summary(
 
 /// The training budget in words, from the run's run.json (for table captions).
 fn budget_note(run_dir: &Path) -> String {
-    let info: serde_json::Value = std::fs::read_to_string(run_dir.join("run.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default();
-    let train = &info["experiment"]["train"];
-    let seeds = info["experiment"]["seeds"]
-        .as_array()
-        .map_or(0, |s| s.len());
-    match (train["epochs"].as_u64(), train["train_limit"].as_u64()) {
-        (Some(e), Some(limit)) => format!(
-            "{e} epochs on {} training images, {seeds} seed(s)",
-            if limit == 0 {
-                "all".to_string()
-            } else {
-                limit.to_string()
-            }
-        ),
-        _ => "budget as in the run's run.json".into(),
-    }
+    RunManifest::read(run_dir).map_or_else(
+        |_| format!("budget as in the run's {}", crate::manifest::FILE),
+        |m| m.budget_note(),
+    )
 }
 
 #[cfg(test)]
@@ -1057,7 +1031,7 @@ mod tests {
         };
         let rows = rows_for(&cell, Ok(vec![("test_sse_per_image".into(), f64::NAN)]));
         assert_eq!(rows.len(), 1);
-        assert_eq!(rows[0].status, "failed");
+        assert_eq!(rows[0].status, Status::Failed);
         assert!(rows[0].detail.contains("test_sse_per_image"));
         let rows = rows_for(&cell, Err("out of memory".into()));
         assert_eq!(

@@ -11,9 +11,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::experiment::{Experiment, ModelSpec};
+use crate::manifest::RunManifest;
 use crate::report::mean_sd;
 use crate::runs::rows_of;
 
@@ -65,7 +66,7 @@ fn means(rows: &[crate::store::Row]) -> Cells {
     let mut values: BTreeMap<(String, String, u32), Vec<f64>> = BTreeMap::new();
     for r in rows
         .iter()
-        .filter(|r| r.status == "ok" && r.metric == "test_sse_per_image")
+        .filter(|r| r.status.is_ok() && r.metric == "test_sse_per_image")
     {
         values
             .entry((r.dataset.clone(), r.model.clone(), r.code_size))
@@ -150,34 +151,9 @@ pub fn evaluate(exp: &Experiment, cells: &Cells, checks: &[Check]) -> Vec<Findin
 
 /// Loads the run's experiment (from its run.json) and rows, and runs `checks`.
 pub fn check_run(run: &Path, checks: &[Check]) -> Result<Vec<Finding>> {
-    let info = run.join("run.json");
-    let text = std::fs::read_to_string(&info).with_context(|| {
-        format!(
-            "{} is not a run folder (no readable run.json)",
-            run.display()
-        )
-    })?;
-    let json: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not valid JSON", info.display()))?;
-    let exp: Experiment = serde_json::from_value(without_nulls(json["experiment"].clone()))
-        .with_context(|| format!("{}: its `experiment` is not an experiment", info.display()))?;
+    let exp: Experiment = RunManifest::read(run)?.typed_experiment()?;
     let cells = means(&rows_of(run)?);
     Ok(evaluate(&exp, &cells, checks))
-}
-
-/// run.json writes absent options as `null`; the experiment schema (TOML tables inside)
-/// reads an absent field, not a null.
-fn without_nulls(v: serde_json::Value) -> serde_json::Value {
-    match v {
-        serde_json::Value::Object(map) => serde_json::Value::Object(
-            map.into_iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k, without_nulls(v)))
-                .collect(),
-        ),
-        serde_json::Value::Array(a) => a.into_iter().map(without_nulls).collect(),
-        other => other,
-    }
 }
 
 /// The findings as a Markdown table, failures first.

@@ -84,6 +84,21 @@ pub enum Sparsity {
     },
 }
 
+/// The distribution an adversarial autoencoder pushes its codes toward.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Prior {
+    /// N(0, I).
+    #[default]
+    Gaussian,
+    /// `components` equal-weight Gaussians with means on a circle in the first two code
+    /// dimensions (Makhzani et al.'s 10-component prior for MNIST), N(0, 1) in the rest.
+    Mixture {
+        /// Number of components (>= 2).
+        components: usize,
+    },
+}
+
 /// An autoencoder, selected by `kind`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
@@ -146,6 +161,40 @@ pub enum AeConfig {
         #[serde(default = "one")]
         beta: f32,
     },
+    /// Wasserstein AE, MMD penalty (Tolstikhin et al. 2018): deterministic, with
+    /// λ·MMD²(codes, N(0, I)) under an inverse-multiquadratic kernel. The code layer is
+    /// linear (`arch.code_activation` is ignored), so that it can match the prior.
+    Wae {
+        /// The MLP body.
+        #[serde(default)]
+        arch: ArchSpec,
+        /// Weight λ of MMD² (the paper: 10 with a 0.05-scaled squared error; our
+        /// reconstruction loss is per image, unscaled, hence 100).
+        #[serde(default = "default_mmd_lambda")]
+        lambda: f32,
+    },
+    /// Adversarial AE (Makhzani et al. 2015): a discriminator on the code pushes q(z)
+    /// toward the prior in alternating reconstruction / discriminator / generator steps.
+    /// The code layer is linear (`arch.code_activation` is ignored).
+    Aae {
+        /// The MLP body.
+        #[serde(default)]
+        arch: ArchSpec,
+        /// The prior.
+        #[serde(default)]
+        prior: Prior,
+        /// Hidden layer sizes of the discriminator (ReLU), code side first.
+        #[serde(default = "default_discriminator")]
+        discriminator: Vec<usize>,
+    },
+}
+
+fn default_mmd_lambda() -> f32 {
+    100.0
+}
+
+fn default_discriminator() -> Vec<usize> {
+    vec![500, 500]
 }
 
 fn one() -> f32 {
@@ -222,7 +271,7 @@ pub(crate) fn invalid(
 
 /// Every `kind` of autoencoder, as written in experiment files: the zoo-wide CI
 /// experiment must hold one model of each (a test checks it).
-pub const KINDS: [&str; 7] = [
+pub const KINDS: [&str; 9] = [
     "shallow",
     "deep",
     "sparse",
@@ -230,6 +279,8 @@ pub const KINDS: [&str; 7] = [
     "contractive",
     "conv",
     "vae",
+    "wae",
+    "aae",
 ];
 
 impl AeConfig {
@@ -244,6 +295,8 @@ impl AeConfig {
             AeConfig::Contractive { .. } => "contractive",
             AeConfig::Conv { .. } => "conv",
             AeConfig::Vae { .. } => "vae",
+            AeConfig::Wae { .. } => "wae",
+            AeConfig::Aae { .. } => "aae",
         }
     }
 
@@ -262,6 +315,8 @@ impl AeConfig {
             AeConfig::Conv { .. } => "conv",
             AeConfig::Contractive { .. } => "contractive",
             AeConfig::Vae { .. } => "vae",
+            AeConfig::Wae { .. } => "wae",
+            AeConfig::Aae { .. } => "aae",
         }
     }
 
@@ -273,17 +328,42 @@ impl AeConfig {
             | AeConfig::Sparse { arch, .. }
             | AeConfig::Denoising { arch, .. }
             | AeConfig::Contractive { arch, .. }
-            | AeConfig::Vae { arch, .. } => arch,
+            | AeConfig::Vae { arch, .. }
+            | AeConfig::Wae { arch, .. }
+            | AeConfig::Aae { arch, .. } => arch,
             AeConfig::Conv { .. } => &NO_ARCH,
         }
     }
 
-    /// Whether the variant regularizes the code (and so may be overcomplete).
+    /// Whether the variant regularizes the code against copying (and so may be
+    /// overcomplete).
     fn regularized(&self) -> bool {
-        matches!(
-            self,
-            AeConfig::Sparse { .. } | AeConfig::Denoising { .. } | AeConfig::Contractive { .. }
-        )
+        match self {
+            AeConfig::Sparse { .. } | AeConfig::Denoising { .. } | AeConfig::Contractive { .. } => {
+                true
+            }
+            AeConfig::Shallow { .. }
+            | AeConfig::Deep { .. }
+            | AeConfig::Conv { .. }
+            | AeConfig::Vae { .. }
+            | AeConfig::Wae { .. }
+            | AeConfig::Aae { .. } => false,
+        }
+    }
+
+    /// Whether the code layer is linear whatever `arch.code_activation` says: the codes
+    /// of these variants are matched to an unbounded prior.
+    fn linear_code(&self) -> bool {
+        match self {
+            AeConfig::Wae { .. } | AeConfig::Aae { .. } => true,
+            AeConfig::Shallow { .. }
+            | AeConfig::Deep { .. }
+            | AeConfig::Sparse { .. }
+            | AeConfig::Denoising { .. }
+            | AeConfig::Contractive { .. }
+            | AeConfig::Conv { .. }
+            | AeConfig::Vae { .. } => false,
+        }
     }
 
     /// Validates the config for `input` pixels and a `code`-dimensional code.
@@ -385,6 +465,31 @@ impl AeConfig {
             } => {
                 conv_side(input, channels)?;
             }
+            AeConfig::Wae { lambda, .. } if !(*lambda >= 0.0 && lambda.is_finite()) => {
+                return Err(invalid("lambda", lambda, "a finite value >= 0"));
+            }
+            AeConfig::Aae { discriminator, .. }
+                if discriminator.is_empty() || discriminator.contains(&0) =>
+            {
+                return Err(invalid(
+                    "discriminator",
+                    format!("{discriminator:?}"),
+                    "one or more hidden layers, each >= 1 unit, e.g. [500, 500]",
+                ));
+            }
+            AeConfig::Aae {
+                prior: Prior::Mixture { components },
+                ..
+            } if *components < 2 || code < 2 => {
+                return Err(invalid(
+                    "prior.components",
+                    components,
+                    format!(
+                        ">= 2 components, and a code of >= 2 units for the circle they sit on \
+                         (code_size = {code})"
+                    ),
+                ));
+            }
             _ => {}
         }
         match self {
@@ -403,7 +508,12 @@ impl AeConfig {
             }
             _ => {}
         }
-        let (encoder_acts, decoder_acts) = activations(arch)?;
+        let (mut encoder_acts, decoder_acts) = activations(arch)?;
+        if self.linear_code()
+            && let Some(code_act) = encoder_acts.last_mut()
+        {
+            *code_act = Activation::Linear;
+        }
         let mut encoder = vec![input];
         encoder.extend(&arch.hidden);
         encoder.push(code);
@@ -512,7 +622,9 @@ impl CheckedAe {
             | AeConfig::Sparse { .. }
             | AeConfig::Contractive { .. }
             | AeConfig::Conv { .. }
-            | AeConfig::Vae { .. } => None,
+            | AeConfig::Vae { .. }
+            | AeConfig::Wae { .. }
+            | AeConfig::Aae { .. } => None,
         }
     }
 }

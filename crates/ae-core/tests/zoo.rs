@@ -139,6 +139,21 @@ fn zoo() -> Vec<(AeConfig, usize)> {
             3,
         ),
         (
+            AeConfig::Wae {
+                arch: arch(&[10]),
+                lambda: 100.0,
+            },
+            3,
+        ),
+        (
+            AeConfig::Aae {
+                arch: arch(&[10]),
+                prior: ae_core::config::Prior::Mixture { components: 4 },
+                discriminator: vec![16],
+            },
+            3,
+        ),
+        (
             // Tied weights with a different activation per hidden layer.
             AeConfig::Deep {
                 arch: ArchSpec {

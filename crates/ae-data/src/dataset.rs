@@ -85,14 +85,22 @@ impl DatasetKind {
     }
 
     /// Directories searched for this dataset, in resolution order: the explicit data root
-    /// (`--data-dir`), `$AE_DATA_DIR`, the repository's `data/` (relative to the working
-    /// directory, then to the workspace this crate was built in), then Debian's
-    /// `/usr/share/datasets`. Each root is searched for a `<name>/` folder.
+    /// (`--data-dir`), `$AE_DATA_DIR`, a `data/` folder in the working directory or the
+    /// nearest of its ancestors that has one (tests run in `crates/<crate>/`), the
+    /// workspace this crate was built in, then Debian's `/usr/share/datasets`. Each root is
+    /// searched for a `<name>/` folder.
     pub fn search_path(self, explicit_root: Option<&Path>) -> Vec<PathBuf> {
         let mut roots: Vec<PathBuf> = Vec::new();
         roots.extend(explicit_root.map(Path::to_path_buf));
         roots.extend(std::env::var_os(DATA_DIR_ENV).map(PathBuf::from));
         roots.push(PathBuf::from("data"));
+        // Found at run time: a build cached from another checkout carries that checkout's
+        // path in CARGO_MANIFEST_DIR below.
+        if let Ok(cwd) = std::env::current_dir()
+            && let Some(up) = cwd.ancestors().skip(1).find(|a| a.join("data").is_dir())
+        {
+            roots.push(up.join("data"));
+        }
         roots.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data"));
         roots.push(PathBuf::from(DEBIAN_DATASETS));
         let mut dirs: Vec<PathBuf> = Vec::new();

@@ -20,7 +20,7 @@ use serde::Serialize;
 use super::{ReproduceOptions, RowKind};
 use crate::artifacts::{self, Artifacts, TestView};
 use crate::backend::BackendJob;
-use crate::store::{self, CellRecord, Row};
+use crate::store::{self, CellRecord, Row, Status};
 
 /// Named metric values of one method.
 type Metrics = Vec<(String, f64)>;
@@ -61,11 +61,6 @@ fn follow(b: &ProgressBar) -> impl FnMut(Progress) + '_ {
 
 /// How often a fine-tuning run writes a mid-epoch checkpoint (and always at epoch ends).
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(120);
-
-/// The key of a reproduction cell (one method, one seed).
-fn cell_key(name: &str, code: usize, backend: &str, seed: u64) -> String {
-    format!("mnist__{name}__k{code}__{backend}__s{seed}")
-}
 
 /// What `pretrained/<name>/meta.json` records beside a saved pretrained net.
 #[derive(Serialize, serde::Deserialize)]
@@ -140,7 +135,11 @@ impl Job<'_> {
                 backend: self.opts.backend.name().into(),
                 metric: metric.clone(),
                 value: *value,
-                status: if value.is_finite() { "ok" } else { "failed" }.into(),
+                status: if value.is_finite() {
+                    Status::Ok
+                } else {
+                    Status::Failed
+                },
                 // The method's description travels with its headline number, so a
                 // resumed run can draw the table from stored cells alone.
                 detail: if metric == "test_sse_per_image" {
@@ -153,7 +152,13 @@ impl Job<'_> {
         store::save_cell(
             self.run_dir,
             &CellRecord {
-                key: cell_key(m.name, code, self.opts.backend.name(), self.opts.seed),
+                key: store::cell_key(
+                    "mnist",
+                    m.name,
+                    code,
+                    self.opts.backend.name(),
+                    self.opts.seed,
+                ),
                 rows,
                 seconds: m.seconds,
                 artifacts: Some(m.artifacts),

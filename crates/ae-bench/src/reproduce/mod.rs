@@ -17,6 +17,7 @@ pub use budget::{Budget, BudgetKind, RowKind};
 use job::Job;
 
 use crate::backend::{BackendKind, dispatch};
+use crate::manifest::RunManifest;
 use crate::provenance::{Git, Machine, Versions};
 use crate::{store, sweep};
 
@@ -70,17 +71,9 @@ pub struct Outcome {
 /// The budget a stored run was made with, compared field by field with `budget` (rows
 /// aside: a resume may add rows). Names every differing field.
 fn check_resume_budget(run_dir: &Path, budget: &Budget) -> Result<Vec<serde_json::Value>> {
-    let path = run_dir.join("run.json");
-    let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "--resume {}: cannot read {}",
-            run_dir.display(),
-            path.display()
-        )
-    })?;
-    let stored: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("--resume: {} is not valid JSON", path.display()))?;
-    let mut old = stored.get("budget").cloned().unwrap_or_default();
+    let stored = RunManifest::read(run_dir).context("--resume")?;
+    let path = &stored.path;
+    let mut old = stored.raw.get("budget").cloned().unwrap_or_default();
     // Through text, as the stored run.json was written: f32 fields (the masking level)
     // then read back the same (0.2, not 0.20000000298).
     let mut new: serde_json::Value = serde_json::from_str(&serde_json::to_string(budget)?)?;
@@ -106,14 +99,15 @@ fn check_resume_budget(run_dir: &Path, budget: &Budget) -> Result<Vec<serde_json
         );
     }
     let mut sessions: Vec<serde_json::Value> = stored
+        .raw
         .get("sessions")
         .and_then(|s| s.as_array().cloned())
         .unwrap_or_default();
     sessions.push(serde_json::json!({
-        "command": stored.get("command"),
-        "started": stored.get("started"),
-        "finished": stored.get("finished"),
-        "git": stored.get("git"),
+        "command": stored.raw.get("command"),
+        "started": stored.raw.get("started"),
+        "finished": stored.raw.get("finished"),
+        "git": stored.raw.get("git"),
     }));
     Ok(sessions)
 }
@@ -140,7 +134,7 @@ pub fn run(opts: &ReproduceOptions) -> Result<Outcome> {
     };
     let stored: Vec<String> = store::load_cells(&run_dir)?
         .into_iter()
-        .filter(|c| c.rows.iter().all(|r| r.status == "ok"))
+        .filter(|c| c.rows.iter().all(|r| r.status.is_ok()))
         .flat_map(|c| c.rows.into_iter().map(|r| r.model).take(1))
         .collect();
     if !stored.is_empty() {
@@ -160,11 +154,7 @@ pub fn run(opts: &ReproduceOptions) -> Result<Outcome> {
         finished: None,
         sessions,
     };
-    let write_info = |info: &RunInfo| {
-        store::write_atomic(&run_dir.join("run.json"), |f| {
-            Ok(serde_json::to_writer_pretty(f, info)?)
-        })
-    };
+    let write_info = |info: &RunInfo| RunManifest::write(&run_dir, info);
     write_info(&info)?;
     dispatch(
         opts.backend,
@@ -182,7 +172,7 @@ pub fn run(opts: &ReproduceOptions) -> Result<Outcome> {
     // checkpoints) have served their purpose and would only bloat the run folder.
     let stored: Vec<String> = store::load_cells(&run_dir)?
         .into_iter()
-        .filter(|c| c.rows.iter().all(|r| r.status == "ok"))
+        .filter(|c| c.rows.iter().all(|r| r.status.is_ok()))
         .flat_map(|c| c.rows.into_iter().map(|r| r.model).take(1))
         .collect();
     let complete = budget

@@ -177,7 +177,7 @@ fn table_markdown(opts: &ReproduceOptions, cells: &[CellRecord], run_dir: &Path)
             head.value,
             c.seconds,
             reached(&c.rows, 3.0).map_or("—".into(), |(e, t)| format!("epoch {e}, {t:.0} s")),
-            if head.status == "ok" {
+            if head.status.is_ok() {
                 head.detail.clone()
             } else {
                 format!("failed: {}", head.detail)

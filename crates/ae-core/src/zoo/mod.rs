@@ -7,9 +7,11 @@
 //! each family's file knows `config`, `loss`, `mlp`, `kernel` and `model`; only this
 //! file knows every family.
 
+pub mod aae;
 pub mod conv;
 pub mod mlp_ae;
 pub mod vae;
+pub mod wae;
 
 use burn::prelude::*;
 
@@ -17,9 +19,11 @@ use crate::config::{AeConfig, CheckedAe, invalid};
 use crate::error::{CoreError, Result};
 use crate::mlp::Mlp;
 use crate::model::{AeOutput, Autoencoder, Codec};
+use aae::Aae;
 use conv::ConvAe;
 use mlp_ae::{MlpAe, Regularizer};
 use vae::Vae;
+use wae::Wae;
 
 /// Any autoencoder of the zoo, as one burn module.
 // The variants hold a few tensor handles each; boxing would only add an indirection to
@@ -33,6 +37,10 @@ pub enum AnyAe<B: Backend> {
     Vae(Vae<B>),
     /// The convolutional AE.
     Conv(ConvAe<B>),
+    /// The Wasserstein AE (MMD).
+    Wae(Wae<B>),
+    /// The adversarial AE.
+    Aae(Aae<B>),
 }
 
 /// Calls the same method on whichever family `$self` holds: the one place that lists
@@ -43,6 +51,8 @@ macro_rules! dispatch {
             AnyAe::Mlp($m) => $call,
             AnyAe::Vae($m) => $call,
             AnyAe::Conv($m) => $call,
+            AnyAe::Wae($m) => $call,
+            AnyAe::Aae($m) => $call,
         }
     };
 }
@@ -59,6 +69,8 @@ impl CheckedAe {
                 *loss,
                 device,
             )),
+            AeConfig::Wae { lambda, .. } => AnyAe::Wae(Wae::new(self, *lambda, device)),
+            AeConfig::Aae { .. } => AnyAe::Aae(Aae::new(self, device)),
             AeConfig::Shallow { .. }
             | AeConfig::Deep { .. }
             | AeConfig::Sparse { .. }
@@ -78,7 +90,9 @@ impl CheckedAe {
             | AeConfig::Deep { .. }
             | AeConfig::Denoising { .. }
             | AeConfig::Conv { .. }
-            | AeConfig::Vae { .. } => Regularizer::None,
+            | AeConfig::Vae { .. }
+            | AeConfig::Wae { .. }
+            | AeConfig::Aae { .. } => Regularizer::None,
         }
     }
 
@@ -96,7 +110,10 @@ impl CheckedAe {
             | AeConfig::Sparse { .. }
             | AeConfig::Denoising { .. }
             | AeConfig::Contractive { .. } => !self.config.arch().tied,
-            AeConfig::Conv { .. } | AeConfig::Vae { .. } => false,
+            AeConfig::Conv { .. }
+            | AeConfig::Vae { .. }
+            | AeConfig::Wae { .. }
+            | AeConfig::Aae { .. } => false,
         };
         if !mlp {
             return Err(invalid(
