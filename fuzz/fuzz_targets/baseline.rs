@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
                 backend: b.backend.clone(),
                 metric: b.metric.clone(),
                 value: b.value * factor,
-                status: "ok".into(),
+                status: ae_bench::store::Status::Ok,
                 detail: String::new(),
             })
             .collect();
