@@ -10,9 +10,8 @@ use burn::prelude::*;
 use burn::tensor::activation::softplus;
 
 use super::mlp_ae::{MlpAe, Regularizer};
-use crate::config::{AeConfig, CheckedAe, Prior, ReconLoss};
+use crate::config::{AeConfig, CheckedAe, Prior};
 use crate::kernel::affine;
-use crate::loss::recon_loss;
 use crate::mlp::{Activation, Mlp, MlpConfig};
 use crate::model::{AeOutput, Autoencoder, Codec, from_slice};
 
@@ -32,8 +31,6 @@ pub struct Aae<B: Backend> {
     discriminator: Mlp<B>,
     #[module(skip)]
     prior: Prior,
-    #[module(skip)]
-    loss: ReconLoss,
 }
 
 impl<B: Backend> Aae<B> {
@@ -56,7 +53,6 @@ impl<B: Backend> Aae<B> {
             ae: MlpAe::new(checked, Regularizer::None, device),
             discriminator: MlpConfig::new(sizes, acts).init(device),
             prior,
-            loss: checked.config().arch().loss,
         }
     }
 
@@ -114,27 +110,12 @@ fn bce_mean<B: Backend>(logits: Tensor<B, 2>, real: bool) -> Tensor<B, 1> {
     softplus(l, 1.0).mean()
 }
 
-impl<B: Backend> Codec<B> for Aae<B> {
-    fn code_size(&self) -> usize {
-        self.ae.code_size()
-    }
-
-    fn encode(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-        self.ae.encode(x)
-    }
-
-    fn decode(&self, z: Tensor<B, 2>) -> Tensor<B, 2> {
-        self.ae.decode(z)
-    }
-}
+super::codec_via!(Aae, ae);
 
 impl<B: Backend> Autoencoder<B> for Aae<B> {
     /// Phase 0: the reconstruction alone (the adversarial phases are separate steps).
     fn loss_against(&self, input: Tensor<B, 2>, target: Tensor<B, 2>) -> AeOutput<B> {
-        let code = self.ae.encode(input); // [batch, code]
-        let logits = self.ae.logits(code.clone()); // [batch, dim]
-        let recon = recon_loss(self.loss, logits.clone(), target);
-        AeOutput::from_logits(recon, Vec::new(), code, logits)
+        self.ae.loss_against(input, target)
     }
 
     fn sample_prior(&self, n: usize, device: &B::Device) -> Option<Tensor<B, 2>> {

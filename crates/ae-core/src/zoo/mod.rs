@@ -57,6 +57,26 @@ macro_rules! dispatch {
     };
 }
 
+/// `Codec` for a family that wraps another model in field `$inner` and codes with it.
+macro_rules! codec_via {
+    ($family:ident, $inner:ident) => {
+        impl<B: Backend> Codec<B> for $family<B> {
+            fn code_size(&self) -> usize {
+                self.$inner.code_size()
+            }
+
+            fn encode(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+                self.$inner.encode(x)
+            }
+
+            fn decode(&self, z: Tensor<B, 2>) -> Tensor<B, 2> {
+                self.$inner.decode(z)
+            }
+        }
+    };
+}
+pub(crate) use codec_via;
+
 impl CheckedAe {
     /// Builds the module on `device` (initialised from the backend's seeded RNG).
     pub fn init<B: Backend>(&self, device: &B::Device) -> AnyAe<B> {

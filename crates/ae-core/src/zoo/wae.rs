@@ -6,8 +6,7 @@
 use burn::prelude::*;
 
 use super::mlp_ae::{MlpAe, Regularizer};
-use crate::config::{CheckedAe, ReconLoss};
-use crate::loss::recon_loss;
+use crate::config::CheckedAe;
 use crate::model::{AeOutput, Autoencoder, Codec};
 
 /// Multiples of the base scale C = 2·code·σ² (σ = 1) summed in the kernel, as in the
@@ -57,8 +56,6 @@ pub struct Wae<B: Backend> {
     ae: MlpAe<B>,
     #[module(skip)]
     lambda: f32,
-    #[module(skip)]
-    loss: ReconLoss,
 }
 
 impl<B: Backend> Wae<B> {
@@ -67,34 +64,21 @@ impl<B: Backend> Wae<B> {
         Wae {
             ae: MlpAe::new(checked, Regularizer::None, device),
             lambda,
-            loss: checked.config().arch().loss,
         }
     }
 }
 
-impl<B: Backend> Codec<B> for Wae<B> {
-    fn code_size(&self) -> usize {
-        self.ae.code_size()
-    }
-
-    fn encode(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-        self.ae.encode(x)
-    }
-
-    fn decode(&self, z: Tensor<B, 2>) -> Tensor<B, 2> {
-        self.ae.decode(z)
-    }
-}
+super::codec_via!(Wae, ae);
 
 impl<B: Backend> Autoencoder<B> for Wae<B> {
     /// Reconstruction + λ·MMD²(codes, as many N(0, I) draws).
     fn loss_against(&self, input: Tensor<B, 2>, target: Tensor<B, 2>) -> AeOutput<B> {
-        let code = self.ae.encode(input); // [batch, code]
-        let logits = self.ae.logits(code.clone()); // [batch, dim]
-        let recon = recon_loss(self.loss, logits.clone(), target);
-        let prior = crate::noise::normal(code.dims(), 1.0, &code.device());
-        let mmd = mmd_imq(code.clone(), prior) * self.lambda;
-        AeOutput::from_logits(recon, vec![("mmd", mmd)], code, logits)
+        let mut out = self.ae.loss_against(input, target); // the plain AE's: no terms
+        let prior = crate::noise::normal(out.code.dims(), 1.0, &out.code.device());
+        let mmd = mmd_imq(out.code.clone(), prior) * self.lambda; // [1]
+        out.total = out.total + mmd.clone();
+        out.terms.push(("mmd", mmd));
+        out
     }
 
     fn sample_prior(&self, n: usize, device: &B::Device) -> Option<Tensor<B, 2>> {
