@@ -100,6 +100,19 @@ impl<B: Backend> Mlp<B> {
         self.layers.last().map_or(0, |l| l.weight.dims()[1])
     }
 
+    /// [`Mlp::forward`] with the weights as constants: the gradient reaches `x` only
+    /// (an adversarial AE's generator step through its discriminator).
+    pub fn forward_frozen(&self, mut x: Tensor<B, 2>) -> Tensor<B, 2> {
+        for (layer, act) in self.layers.iter().zip(&self.activations) {
+            let w = layer.weight.val().detach();
+            x = act.forward(match &layer.bias {
+                Some(b) => crate::kernel::affine(x, w, b.val().detach()),
+                None => crate::kernel::matmul(x, w),
+            });
+        }
+        x
+    }
+
     /// `[batch, sizes[0]]` -> `[batch, sizes[last]]`.
     pub fn forward(&self, mut x: Tensor<B, 2>) -> Tensor<B, 2> {
         for (layer, act) in self.layers.iter().zip(&self.activations) {

@@ -202,14 +202,16 @@ impl<B: AutodiffBackend, O: Optimizer<AnyAe<B>, B> + OptimState<B>> Stepper<B> f
         // losses reported are phase 0's.
         let (mut total, mut recon) = (0.0, 0.0);
         for phase in 0..model.phases() {
-            let objective = if phase == 0 {
+            let (objective, phase_recon) = if phase == 0 {
                 let out = model.loss_against(input.clone(), target.clone());
-                (total, recon) = (scalar(out.total.clone())?, scalar(out.recon)?);
-                out.total
+                (out.total, Some(out.recon))
             } else {
-                model.phase_loss(phase, input.clone(), target.clone())
+                (model.phase_loss(phase, input.clone(), target.clone()), None)
             };
             let loss = scalar(objective.clone())?;
+            if let Some(r) = phase_recon {
+                (total, recon) = (loss, scalar(r)?);
+            }
             if !loss.is_finite() {
                 // Stepping on a non-finite loss would only spread NaNs into the weights.
                 return Ok((model, loss, recon));

@@ -11,7 +11,6 @@ use burn::tensor::activation::softplus;
 
 use super::mlp_ae::{MlpAe, Regularizer};
 use crate::config::{AeConfig, CheckedAe, Prior};
-use crate::kernel::affine;
 use crate::mlp::{Activation, Mlp, MlpConfig};
 use crate::model::{AeOutput, Autoencoder, Codec, from_slice};
 
@@ -84,22 +83,11 @@ impl<B: Backend> Aae<B> {
     /// Discriminator logits for codes `[batch, code]` -> `[batch, 1]`; with `frozen` its
     /// weights are constants, so the gradient reaches only the codes (the generator step).
     pub fn discriminate(&self, z: Tensor<B, 2>, frozen: bool) -> Tensor<B, 2> {
-        if !frozen {
-            return self.discriminator.forward(z);
+        if frozen {
+            self.discriminator.forward_frozen(z)
+        } else {
+            self.discriminator.forward(z)
         }
-        let layers = self.discriminator.layers();
-        let mut h = z;
-        for (i, layer) in layers.iter().enumerate() {
-            let b = layer.bias.as_ref().map_or_else(
-                || Tensor::zeros([layer.weight.dims()[1]], &h.device()),
-                |b| b.val().detach(),
-            );
-            h = affine(h, layer.weight.val().detach(), b);
-            if i + 1 < layers.len() {
-                h = crate::kernel::relu(h);
-            }
-        }
-        h
     }
 }
 
