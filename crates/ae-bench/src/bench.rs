@@ -345,7 +345,8 @@ fn time_rbm<B: Backend>(
         lr: 0.1,
         momentum: 0.9,
         weight_decay: 2e-4,
-    };
+    }
+    .check()?;
     let v = Tensor::<B, 2>::random([batch, 784], Distribution::Uniform(0.0, 1.0), device);
     for _ in 0..warmup {
         rbm.cd_step(v.clone(), &params)?;

@@ -6,6 +6,7 @@
 pub mod artifacts;
 pub mod backend;
 pub mod bench;
+pub mod chart_files;
 pub mod check;
 pub mod eval;
 pub mod eval_report;

@@ -11,7 +11,7 @@ use plotters::prelude::*;
 use crate::store::Row;
 
 /// DejaVu Sans, embedded so charts render identically on machines without fonts.
-static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+pub(crate) static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 
 pub(crate) fn register_font() {
     static ONCE: Once = Once::new();
@@ -98,6 +98,17 @@ pub fn error_vs_code_size(
             refs,
         )
     })?;
+    crate::chart_files::write_pdf(stem)?;
+    let data = series(rows, metric);
+    crate::chart_files::write_csv(
+        stem,
+        data.iter().flat_map(|(d, s)| {
+            s.iter().flat_map(move |(name, pts)| {
+                pts.iter()
+                    .map(move |&(x, y)| (d.as_str(), name.as_str(), x, y))
+            })
+        }),
+    )?;
     Ok(())
 }
 
@@ -418,6 +429,16 @@ pub fn curves(rows: &[Row], stem: &Path, kind: &CurveKind) -> Result<bool> {
             kind,
         )
     })?;
+    crate::chart_files::write_pdf(stem)?;
+    crate::chart_files::write_csv(
+        stem,
+        panels.iter().flat_map(|(title, s)| {
+            s.iter().flat_map(move |(name, pts)| {
+                pts.iter()
+                    .map(move |&(x, y)| (title.as_str(), name.as_str(), x, y))
+            })
+        }),
+    )?;
     Ok(true)
 }
 

@@ -15,6 +15,13 @@ pub fn cell_key(dataset: &str, model: &str, code_size: usize, backend: &str, see
     format!("{dataset}__{model}__k{code_size}__{backend}__s{seed}")
 }
 
+/// Where the cell `key` of the run in `run_dir` checkpoints its training. The file
+/// outlives the training and goes once the cell is stored, so a kill while the cell
+/// evaluates does not cost its training.
+pub fn checkpoint_path(run_dir: &Path, key: &str) -> PathBuf {
+    run_dir.join("checkpoints").join(format!("{key}.msgpack"))
+}
+
 /// Whether a cell produced its metrics: written as `ok` / `failed` in every table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

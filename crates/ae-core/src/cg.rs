@@ -170,8 +170,13 @@ pub fn cg_batch<B: AutodiffBackend>(
                 _ => (start, cost_before, evals, times),
             }
         }
-        // A failed search (no acceptable step) keeps the start; its passes are not counted.
-        Err(_) => (start, cost_before, 0, CgTimes::default()),
+        // Our own objective's errors (a device read-back, a parameter copy) stop training
+        // as anywhere else; a failed search (no acceptable step) keeps the start, and its
+        // passes are not counted.
+        Err(e) => match e.downcast::<crate::error::CoreError>() {
+            Ok(ours) => return Err(ours),
+            Err(_solver) => (start, cost_before, 0, CgTimes::default()),
+        },
     };
     let flat: Vec<f32> = best.iter().map(|&v| v as f32).collect();
     let model = params_from_vec(model, &flat)?;

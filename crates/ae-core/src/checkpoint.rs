@@ -15,7 +15,8 @@ use crate::train::History;
 /// Where and how often the trainer checkpoints.
 #[derive(Debug, Clone)]
 pub struct Checkpointing {
-    /// The checkpoint file; removed when training finishes.
+    /// The checkpoint file. Training leaves it behind, finished, for the caller to
+    /// [`remove`] once the result is stored.
     pub path: PathBuf,
     /// Write one when this much time has passed since the last (and at every epoch end).
     pub every: Duration,

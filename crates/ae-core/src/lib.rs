@@ -27,5 +27,5 @@ pub use metrics::{METRIC_NAMES, ReconMetrics};
 pub use model::{AeOutput, Autoencoder, Codec, evaluate};
 pub use pca::{Pca, PcaCodec};
 pub use schedule::Schedule;
-pub use train::{EpochStats, History, OptimizerSpec, TrainSpec, fit, fit_from};
+pub use train::{CheckedTrain, EpochStats, History, OptimizerSpec, TrainSpec, fit, fit_from};
 pub use zoo::AnyAe;

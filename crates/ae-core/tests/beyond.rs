@@ -136,7 +136,7 @@ fn trained(cfg: AeConfig, epochs: usize) -> AnyAe<B> {
         ..TrainSpec::default()
     };
     let d = Default::default();
-    fit::<A>(&checked, &spec, 1, &data, &d, &mut |_| {})
+    fit::<A>(&checked, &spec.check().unwrap(), 1, &data, &d, &mut |_| {})
         .unwrap()
         .0
 }

@@ -58,7 +58,7 @@ fn train(
         let (m, h) = fit_from::<A>(
             model,
             checked,
-            spec,
+            &spec.check().unwrap(),
             5,
             &data,
             &d,
@@ -98,7 +98,17 @@ fn kill_and_resume(checked: &CheckedAe, spec: &TrainSpec) {
         got_curve, want_curve,
         "the loss curve and hook values survive"
     );
-    assert!(!path.exists(), "a finished run removes its checkpoint");
+    // The finished run's checkpoint stays until the caller has stored its results;
+    // resuming from it takes no step (a kill at the first batch would fire) and returns
+    // the same weights and curve.
+    assert!(path.exists(), "the finished run keeps its checkpoint");
+    let (again, again_curve) = train(checked, spec, Some(&ckpt), Some((1, 1))).unwrap();
+    assert_eq!(again, got, "resuming a finished run changed the weights");
+    assert_eq!(
+        again_curve, got_curve,
+        "resuming a finished run changed the curve"
+    );
+    ae_core::checkpoint::remove(&path).unwrap();
     // A checkpoint of another run is refused, not continued.
     assert!(train(checked, spec, Some(&ckpt), Some((2, 2))).is_err());
     let other = TrainSpec {

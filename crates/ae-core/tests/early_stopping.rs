@@ -48,7 +48,8 @@ fn the_best_validation_epoch_is_returned_with_or_without_stopping() {
             ..TrainSpec::default()
         };
         let (model, history) =
-            fit::<Autodiff<Flex>>(&checked, &spec, 1, &data, &d, &mut |_| {}).unwrap();
+            fit::<Autodiff<Flex>>(&checked, &spec.check().unwrap(), 1, &data, &d, &mut |_| {})
+                .unwrap();
         let (_, val) = data.split_validation(24, 1).unwrap();
         let returned = recon_on(&model, &val, 8, &d).unwrap();
         let best = history

@@ -193,7 +193,8 @@ fn every_variant_has_shapes_finite_loss_learns_and_round_trips() {
             epochs: 30,
             ..TrainSpec::default()
         };
-        let (model, hist) = fit::<A>(&checked, &spec, 3, &data, &d, &mut |_| {}).unwrap();
+        let (model, hist) =
+            fit::<A>(&checked, &spec.check().unwrap(), 3, &data, &d, &mut |_| {}).unwrap();
         let (first, last) = (
             hist.epochs[0].train_recon,
             hist.epochs.last().unwrap().train_recon,
@@ -240,9 +241,9 @@ fn same_seed_same_numbers() {
         batch_size: 16,
         ..TrainSpec::default()
     };
-    let (_, h1) = fit::<A>(&checked, &spec, 3, &data, &d, &mut |_| {}).unwrap();
-    let (_, h2) = fit::<A>(&checked, &spec, 3, &data, &d, &mut |_| {}).unwrap();
-    let (_, h3) = fit::<A>(&checked, &spec, 4, &data, &d, &mut |_| {}).unwrap();
+    let (_, h1) = fit::<A>(&checked, &spec.check().unwrap(), 3, &data, &d, &mut |_| {}).unwrap();
+    let (_, h2) = fit::<A>(&checked, &spec.check().unwrap(), 3, &data, &d, &mut |_| {}).unwrap();
+    let (_, h3) = fit::<A>(&checked, &spec.check().unwrap(), 4, &data, &d, &mut |_| {}).unwrap();
     assert_eq!(h1.epochs[1].train_total, h2.epochs[1].train_total);
     assert_ne!(h1.epochs[1].train_total, h3.epochs[1].train_total);
 }
@@ -260,9 +261,16 @@ fn dynamic_binarization_is_seeded_and_changes_the_targets() {
         ..TrainSpec::default()
     };
     let run = |b| {
-        fit::<A>(&checked, &spec(b), 3, &data, &d, &mut |_| {})
-            .unwrap()
-            .1
+        fit::<A>(
+            &checked,
+            &spec(b).check().unwrap(),
+            3,
+            &data,
+            &d,
+            &mut |_| {},
+        )
+        .unwrap()
+        .1
     };
     let (a, b, gray) = (run(true), run(true), run(false));
     assert_eq!(a.epochs[1].train_recon, b.epochs[1].train_recon);
@@ -293,7 +301,7 @@ fn non_finite_loss_is_a_typed_error() {
         epochs: 3,
         ..TrainSpec::default()
     };
-    let err = fit::<A>(&checked, &spec, 0, &data, &d, &mut |_| {}).unwrap_err();
+    let err = fit::<A>(&checked, &spec.check().unwrap(), 0, &data, &d, &mut |_| {}).unwrap_err();
     assert!(matches!(err, ae_core::CoreError::NonFinite { .. }), "{err}");
     assert!(err.to_string().contains("lower the learning rate"), "{err}");
 }
@@ -337,7 +345,7 @@ fn configs_are_checked_with_helpful_errors() {
         patience: Some(2),
         ..TrainSpec::default()
     }
-    .validate()
+    .check()
     .unwrap_err()
     .to_string();
     assert!(e.contains("train.validation"), "{e}");
@@ -656,7 +664,8 @@ fn iwae_bound_tightens_with_k_on_a_trained_vae() {
         epochs: 150,
         ..TrainSpec::default()
     };
-    let (model, _) = fit::<A>(&checked, &spec, 1, &split, &d, &mut |_| {}).unwrap();
+    let (model, _) =
+        fit::<A>(&checked, &spec.check().unwrap(), 1, &split, &d, &mut |_| {}).unwrap();
     let AnyAe::Vae(vae) = model else { panic!() };
     let x = from_slice::<B>(&bin, 64, 16, &d);
     ae_core::noise::seed(5);

@@ -26,7 +26,9 @@ fn bench_backend<B: Backend>(c: &mut Criterion, name: &str) {
         lr: 0.1,
         momentum: 0.9,
         weight_decay: 2e-4,
-    };
+    }
+    .check()
+    .expect("valid");
     let batch = 100;
     let v = Tensor::<B, 2>::random([batch, 784], Distribution::Uniform(0.0, 1.0), &device);
     let mut group = c.benchmark_group("rbm_cd1_784x1000_b100");

@@ -10,8 +10,11 @@ pub mod stack;
 pub mod stacked;
 
 pub use error::{RbmError, Result};
-pub use rbm::{CdStats, HiddenUnits, Rbm, RbmConfig, RbmState, TrainParams, VisibleUnits};
+pub use rbm::{
+    CdStats, CheckedParams, HiddenUnits, Rbm, RbmConfig, RbmState, TrainParams, VisibleUnits,
+};
 pub use stack::{
-    LayerEpoch, StackProgress, StackSpec, StackState, pretrain, pretrain_resumable, unroll, up_down,
+    CheckedStack, LayerEpoch, StackProgress, StackSpec, StackState, pretrain, pretrain_resumable,
+    unroll, up_down,
 };
 pub use stacked::pretrain_autoencoders;

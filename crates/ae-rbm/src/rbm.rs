@@ -55,9 +55,26 @@ pub struct TrainParams {
     pub weight_decay: f64,
 }
 
+/// [`TrainParams`] checked once (linfa's `ParamGuard`): what [`Rbm::cd_step`] takes, so
+/// the step itself checks nothing. Built by [`TrainParams::check`]; reads as `TrainParams`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CheckedParams(TrainParams);
+
+impl std::ops::Deref for CheckedParams {
+    type Target = TrainParams;
+    fn deref(&self) -> &TrainParams {
+        &self.0
+    }
+}
+
 impl TrainParams {
-    /// Checks every field's range.
-    pub fn validate(&self) -> Result<()> {
+    /// Checks every field's range; errors name the field.
+    pub fn check(&self) -> Result<CheckedParams> {
+        self.validate()?;
+        Ok(CheckedParams(*self))
+    }
+
+    fn validate(&self) -> Result<()> {
         let bad = |field, value, expected| Err(RbmError::invalid(field, value, expected));
         if self.k == 0 {
             return bad("k", "0".into(), ">= 1 Gibbs step");
@@ -249,8 +266,7 @@ impl<B: Backend> Rbm<B> {
 
     /// One CD-k update on the batch `v0` (`[batch, visible]`). The negative phase uses
     /// mean-field visible states and sampled hidden states, as in the paper's code.
-    pub fn cd_step(&mut self, v0: Tensor<B, 2>, p: &TrainParams) -> Result<CdStats> {
-        p.validate()?;
+    pub fn cd_step(&mut self, v0: Tensor<B, 2>, p: &CheckedParams) -> Result<CdStats> {
         let n = v0.dims()[0] as f64;
         let ph0 = self.hidden_mean(v0.clone());
         let mut h = self.sample_hidden(ph0.clone());
@@ -393,7 +409,9 @@ mod tests {
             lr: 0.1,
             momentum: 0.5,
             weight_decay: 2e-4,
-        };
+        }
+        .check()
+        .unwrap();
         let first = r.cd_step(data.clone(), &params).unwrap().recon_sse;
         let mut last = first;
         for _ in 0..500 {
@@ -419,13 +437,13 @@ mod tests {
             momentum: 0.5,
             weight_decay: 0.0,
         };
-        assert!(p.validate().unwrap_err().to_string().contains("k = 0"));
+        assert!(p.check().unwrap_err().to_string().contains("k = 0"));
         let p = TrainParams {
             k: 1,
             momentum: 1.0,
             ..p
         };
-        assert!(p.validate().unwrap_err().to_string().contains("momentum"));
+        assert!(p.check().unwrap_err().to_string().contains("momentum"));
         let d = Default::default();
         let cfg = RbmConfig {
             visible: 0,

@@ -62,9 +62,26 @@ impl Default for StackSpec {
     }
 }
 
+/// A [`StackSpec`] checked once, at the boundary (linfa's `ParamGuard`): what
+/// [`pretrain`] takes. Built only by [`StackSpec::check`]; reads as a `StackSpec`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckedStack(StackSpec);
+
+impl std::ops::Deref for CheckedStack {
+    type Target = StackSpec;
+    fn deref(&self) -> &StackSpec {
+        &self.0
+    }
+}
+
 impl StackSpec {
-    /// Checks the fields that [`TrainParams::validate`] does not see.
-    pub fn validate(&self) -> Result<()> {
+    /// Checks every field, each layer's RBM settings included; errors name the field.
+    pub fn check(&self) -> Result<CheckedStack> {
+        self.validate()?;
+        Ok(CheckedStack(self.clone()))
+    }
+
+    fn validate(&self) -> Result<()> {
         let bad = |field, value, expected| Err(RbmError::invalid(field, value, expected));
         if self.layers.is_empty() || self.layers.contains(&0) {
             return bad(
@@ -80,8 +97,8 @@ impl StackSpec {
             return bad("batch_size", "0".into(), ">= 1");
         }
         for lr in [self.lr_binary, self.lr_linear] {
-            self.params(lr, self.momentum_initial).validate()?;
-            self.params(lr, self.momentum_final).validate()?;
+            self.params(lr, self.momentum_initial).check()?;
+            self.params(lr, self.momentum_final).check()?;
         }
         Ok(())
     }
@@ -139,7 +156,7 @@ fn mean_of<B: Backend>(t: Tensor<B, 2>) -> Result<f64> {
 /// Trains the stack greedily on `train` (`[n, dim]` row-major, values in [0, 1]), watching
 /// `held_out` (`[m, dim]`, used for the free-energy monitor only).
 pub fn pretrain<B: Backend>(
-    spec: &StackSpec,
+    spec: &CheckedStack,
     train: &[f32],
     held_out: &[f32],
     dim: usize,
@@ -178,7 +195,7 @@ fn epoch_seed(seed: u64, layer: usize, epoch: usize) -> u64 {
 /// the uninterrupted one does (same backend).
 #[allow(clippy::too_many_arguments)] // pretrain's arguments plus the checkpoint
 pub fn pretrain_resumable<B: Backend>(
-    spec: &StackSpec,
+    spec: &CheckedStack,
     train: &[f32],
     held_out: &[f32],
     dim: usize,
@@ -187,7 +204,7 @@ pub fn pretrain_resumable<B: Backend>(
     progress: &mut dyn FnMut(StackProgress),
     checkpoint: Option<&Checkpointing>,
 ) -> Result<(Vec<Rbm<B>>, Vec<LayerEpoch>)> {
-    spec.validate()?;
+    let spec: &StackSpec = spec;
     if dim == 0 || train.is_empty() || !train.len().is_multiple_of(dim) {
         return Err(RbmError::InvalidConfig {
             field: "train",
@@ -266,7 +283,9 @@ pub fn pretrain_resumable<B: Backend>(
             } else {
                 spec.momentum_final
             };
-            let params = spec.params(lr, momentum);
+            // Both momenta at both rates were checked with the spec; checked again per
+            // epoch (not per step), it cannot fail.
+            let params = spec.params(lr, momentum).check()?;
             let mut order: Vec<i64> = (0..n as i64).collect();
             order.shuffle(&mut ChaCha8Rng::seed_from_u64(
                 seed ^ ((layer as u64) << 40) ^ ((epoch as u64) << 20),
@@ -457,8 +476,16 @@ mod tests {
     fn unrolled_network_reconstructs_exactly_like_the_up_down_pass() {
         let d = Default::default();
         let data = bars(64);
-        let (rbms, log) =
-            pretrain::<B>(&small_spec(), &data, &bars(16), 16, 3, &d, &mut |_| {}).unwrap();
+        let (rbms, log) = pretrain::<B>(
+            &small_spec().check().unwrap(),
+            &data,
+            &bars(16),
+            16,
+            3,
+            &d,
+            &mut |_| {},
+        )
+        .unwrap();
         assert_eq!(rbms.len(), 3);
         assert_eq!(log.len(), 3 * 6);
         assert!(
@@ -493,7 +520,16 @@ mod tests {
             epochs: 30,
             ..small_spec()
         };
-        let (_, log) = pretrain::<B>(&spec, &bars(64), &bars(8), 16, 0, &d, &mut |_| {}).unwrap();
+        let (_, log) = pretrain::<B>(
+            &spec.check().unwrap(),
+            &bars(64),
+            &bars(8),
+            16,
+            0,
+            &d,
+            &mut |_| {},
+        )
+        .unwrap();
         let first = &log[0];
         let last = &log[29];
         assert_eq!((first.layer, last.layer), (0, 0));

@@ -7,7 +7,7 @@ use ae_core::mlp::Activation;
 use ae_core::model::{from_slice, to_vec};
 use ae_core::train::Progress;
 use ae_core::zoo::mlp_ae::MlpDecoder;
-use ae_core::{AeConfig, AnyAe, ArchSpec, CheckedAe, Codec, History, ReconLoss, TrainSpec, fit};
+use ae_core::{AeConfig, AnyAe, ArchSpec, CheckedAe, CheckedTrain, Codec, History, ReconLoss, fit};
 use ae_data::{Corruption, Split};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
@@ -29,7 +29,7 @@ fn dense<B: Backend>(m: &ae_core::mlp::Mlp<B>) -> Option<Layer<B>> {
 pub fn pretrain_autoencoders<A: AutodiffBackend>(
     layers: &[usize],
     train: &Split,
-    spec: &TrainSpec,
+    spec: &CheckedTrain,
     corruption: Option<Corruption>,
     seed: u64,
     device: &A::Device,
@@ -123,12 +123,14 @@ mod tests {
     fn stacked_pretraining_trains_every_layer_and_assembles_the_deep_ae() {
         let d = Default::default();
         let data = blobs();
-        let spec = TrainSpec {
+        let spec = ae_core::TrainSpec {
             epochs: 3,
             batch_size: 16,
             lr: 1e-2,
-            ..TrainSpec::default()
-        };
+            ..ae_core::TrainSpec::default()
+        }
+        .check()
+        .unwrap();
         let (model, checked, hist) = pretrain_autoencoders::<Autodiff<B>>(
             &[20, 6, 3],
             &data,

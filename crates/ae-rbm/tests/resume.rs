@@ -58,9 +58,17 @@ fn run(ckpt: Option<&Checkpointing>, kill_at: Option<(usize, usize, usize)>) -> 
                 );
             }
         };
-        let (rbms, log) =
-            pretrain_resumable::<Flex>(&spec(), &train, &held, 16, 9, &d, &mut progress, ckpt)
-                .unwrap();
+        let (rbms, log) = pretrain_resumable::<Flex>(
+            &spec().check().unwrap(),
+            &train,
+            &held,
+            16,
+            9,
+            &d,
+            &mut progress,
+            ckpt,
+        )
+        .unwrap();
         let mut bits: Vec<u64> = Vec::new();
         for r in &rbms {
             for t in [&r.w, &r.vb, &r.hb] {
@@ -115,7 +123,7 @@ fn another_runs_checkpoint_is_refused() {
         ..spec()
     };
     let err = pretrain_resumable::<Flex>(
-        &other,
+        &other.check().unwrap(),
         &bars(64),
         &bars(16),
         16,

@@ -10,12 +10,10 @@ use ae_core::{
     evaluate, fit, fit_from, mlp::Activation,
 };
 use ae_data::{Dataset, Split};
-use ae_rbm::StackSpec;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use burn::backend::Autodiff;
 use burn::prelude::Backend;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::Serialize;
 
 use super::{ReproduceOptions, RowKind};
 use crate::artifacts::{self, Artifacts, TestView};
@@ -43,7 +41,7 @@ pub(super) struct Job<'a> {
     pub stored: Vec<String>,
 }
 
-fn bar(msg: &str) -> ProgressBar {
+pub(super) fn bar(msg: &str) -> ProgressBar {
     let b = ProgressBar::new(1).with_style(
         ProgressStyle::with_template("{msg:42} {bar:30} {pos}/{len} {elapsed_precise}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -60,20 +58,14 @@ fn follow(b: &ProgressBar) -> impl FnMut(Progress) + '_ {
 }
 
 /// How often a fine-tuning run writes a mid-epoch checkpoint (and always at epoch ends).
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(120);
-
-/// What `pretrained/<name>/meta.json` records beside a saved pretrained net.
-#[derive(Serialize, serde::Deserialize)]
-struct PretrainMeta {
-    seconds: f64,
-}
+pub(super) const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(120);
 
 impl Job<'_> {
-    fn test(&self) -> &[f32] {
+    pub(super) fn test(&self) -> &[f32] {
         &self.data.test.images
     }
 
-    fn dim(&self) -> usize {
+    pub(super) fn dim(&self) -> usize {
         self.data.test.dim()
     }
 
@@ -164,7 +156,16 @@ impl Job<'_> {
                 artifacts: Some(m.artifacts),
             },
         )?;
+        // Training left its finished checkpoint for this moment (the row is stored).
+        ae_core::checkpoint::remove(&self.checkpoint(m.name))?;
         Ok(())
+    }
+
+    /// Where the row `name` checkpoints its fine-tuning.
+    fn checkpoint(&self, name: &str) -> std::path::PathBuf {
+        self.run_dir
+            .join("checkpoints")
+            .join(format!("{name}.msgpack"))
     }
 
     /// Fine-tunes `model` (pretrained for `pretrain_seconds`, or not) with `spec`,
@@ -184,12 +185,7 @@ impl Job<'_> {
         let t = Instant::now();
         let b = bar(&format!("{name}: fine-tuning"));
         let before = pretrain_seconds.unwrap_or(0.0);
-        let ckpt = Checkpointing::new(
-            self.run_dir
-                .join("checkpoints")
-                .join(format!("{name}.msgpack")),
-            CHECKPOINT_EVERY,
-        );
+        let ckpt = Checkpointing::new(self.checkpoint(name), CHECKPOINT_EVERY);
         // The curve so far, rewritten after every epoch: a row still training (the CG row
         // takes hours) shows where it stands in the run folder, not only in a log.
         let progress = self.run_dir.join("in-progress").join(format!("{name}.csv"));
@@ -208,7 +204,7 @@ impl Job<'_> {
         let (model, history) = fit_from::<Autodiff<B>>(
             model,
             checked,
-            spec,
+            &spec.check()?,
             self.opts.seed,
             &self.train,
             device,
@@ -269,82 +265,6 @@ impl Job<'_> {
             note,
         })
     }
-
-    /// The RBM stack with `layers` on top of the input, pretrained and unrolled: loaded
-    /// from `pretrained/<tag>/` when an earlier (interrupted) run saved it there.
-    fn pretrained_rbm<B: Backend>(
-        &self,
-        layers: &[usize],
-        tag: &str,
-        device: &B::Device,
-    ) -> Result<(AnyAe<Autodiff<B>>, CheckedAe, f64)> {
-        let dir = self.run_dir.join("pretrained").join(tag);
-        let meta_path = dir.join("meta.json");
-        if meta_path.is_file() {
-            let meta: PretrainMeta = serde_json::from_str(
-                &std::fs::read_to_string(&meta_path)
-                    .with_context(|| format!("cannot read {}", meta_path.display()))?,
-            )
-            .with_context(|| format!("corrupt {}", meta_path.display()))?;
-            let (model, checked) =
-                ae_core::store::load::<Autodiff<B>>(&dir, device).with_context(|| {
-                    format!("cannot load the pretrained stack in {}", dir.display())
-                })?;
-            println!("{tag}: pretrained stack loaded from {}", dir.display());
-            return Ok((model, checked, meta.seconds));
-        }
-        let budget = &self.opts.budget;
-        let spec = StackSpec {
-            layers: layers.to_vec(),
-            ..budget.rbm.clone()
-        };
-        let dim = self.dim();
-        let t = Instant::now();
-        let b = bar("RBM pretraining");
-        // Checkpointed after every epoch: a killed run resumes mid-stack, not from scratch.
-        let ckpt = Checkpointing::new(
-            self.run_dir
-                .join("checkpoints")
-                .join(format!("pretrain-{tag}.msgpack")),
-            CHECKPOINT_EVERY,
-        );
-        let (rbms, log) = ae_rbm::pretrain_resumable::<Autodiff<B>>(
-            &spec,
-            &self.train.images,
-            &self.test()[..1000.min(self.data.test.len()) * dim],
-            dim,
-            self.opts.seed,
-            device,
-            &mut |p| {
-                b.set_length((p.batches * spec.epochs * p.layers) as u64);
-                b.set_position(
-                    ((p.layer * spec.epochs + p.epoch - 1) * p.batches + p.batch) as u64,
-                );
-                b.set_message(format!(
-                    "{tag}: RBM layer {}/{} epoch {}",
-                    p.layer + 1,
-                    p.layers,
-                    p.epoch
-                ));
-            },
-            Some(&ckpt),
-        )?;
-        b.finish_and_clear();
-        // Epochs restored from a checkpoint count with the wall time they took then.
-        let restored: f64 = log.iter().map(|e| e.seconds).sum();
-        let seconds = t.elapsed().as_secs_f64().max(restored);
-        store::write_atomic(&self.run_dir.join(format!("{tag}_pretraining.json")), |f| {
-            Ok(serde_json::to_writer_pretty(f, &log)?)
-        })?;
-        let (unrolled, checked) = ae_rbm::unroll(&rbms)?;
-        // Saved before any fine-tuning, so an interrupted run resumes after pretraining;
-        // meta.json is written last and marks the folder complete.
-        ae_core::store::save(unrolled.clone(), &checked, &dir)?;
-        store::write_atomic(&meta_path, |f| {
-            Ok(serde_json::to_writer_pretty(f, &PretrainMeta { seconds })?)
-        })?;
-        Ok((unrolled, checked, seconds))
-    }
 }
 
 impl BackendJob for Job<'_> {
@@ -384,7 +304,7 @@ impl BackendJob for Job<'_> {
             let mut curve = Vec::new();
             let (m, _) = fit::<Autodiff<B>>(
                 &lpca,
-                &budget.logistic_pca,
+                &budget.logistic_pca.check()?,
                 seed,
                 &self.train,
                 &device,
@@ -487,7 +407,7 @@ impl BackendJob for Job<'_> {
             let (stacked, checked_s, _) = ae_rbm::pretrain_autoencoders::<Autodiff<B>>(
                 &budget.layers,
                 &self.train,
-                &budget.stacked,
+                &budget.stacked.check()?,
                 Some(budget.stacked_corruption),
                 seed,
                 &device,

@@ -5,6 +5,7 @@
 
 mod budget;
 mod job;
+mod pretrain;
 mod table;
 
 use std::path::{Path, PathBuf};

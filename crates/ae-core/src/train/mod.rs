@@ -105,9 +105,34 @@ impl Default for TrainSpec {
     }
 }
 
+/// A [`TrainSpec`] whose every field was checked once, at the boundary (linfa's
+/// `ParamGuard`): what [`fit`] and [`fit_from`] take, so nothing re-checks during
+/// training. Built only by [`TrainSpec::check`]; reads as a `TrainSpec`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckedTrain(TrainSpec);
+
+impl std::ops::Deref for CheckedTrain {
+    type Target = TrainSpec;
+    fn deref(&self) -> &TrainSpec {
+        &self.0
+    }
+}
+
+impl CheckedTrain {
+    /// The settings as written.
+    pub fn spec(&self) -> &TrainSpec {
+        &self.0
+    }
+}
+
 impl TrainSpec {
     /// Checks every field's range; errors name the field.
-    pub fn validate(&self) -> Result<()> {
+    pub fn check(&self) -> Result<CheckedTrain> {
+        self.validate()?;
+        Ok(CheckedTrain(self.clone()))
+    }
+
+    fn validate(&self) -> Result<()> {
         let bad = |field, value: String, expected: &str| {
             Err(CoreError::InvalidConfig {
                 field,
@@ -230,7 +255,7 @@ pub struct Progress {
 /// Trains a fresh model of `checked` on `train`, seeded by `seed`, on autodiff backend `B`.
 pub fn fit<B: AutodiffBackend>(
     checked: &CheckedAe,
-    spec: &TrainSpec,
+    spec: &CheckedTrain,
     seed: u64,
     train: &Split,
     device: &B::Device,
@@ -262,7 +287,7 @@ pub type EpochHook<'a, B> = dyn FnMut(&EpochStats, &AnyAe<B>) -> Result<Vec<(Str
 pub fn fit_from<B: AutodiffBackend>(
     model: AnyAe<B>,
     checked: &CheckedAe,
-    spec: &TrainSpec,
+    spec: &CheckedTrain,
     seed: u64,
     train: &Split,
     device: &B::Device,
@@ -270,7 +295,7 @@ pub fn fit_from<B: AutodiffBackend>(
     on_epoch: &mut EpochHook<'_, B::InnerBackend>,
     checkpoint: Option<&Checkpointing>,
 ) -> Result<(AnyAe<B::InnerBackend>, History)> {
-    spec.validate()?;
+    let spec = spec.spec();
     if checkpoint.is_some()
         && let OptimizerSpec::Sgd { .. } = spec.optimizer
     {

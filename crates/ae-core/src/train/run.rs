@@ -241,11 +241,28 @@ impl<B: AutodiffBackend> Run<'_, B> {
                 last_checkpoint = Instant::now();
             }
         }
-        history.samples_per_second =
-            (seen - seen_at_start) as f64 / started.elapsed().as_secs_f64();
-        if let Some(ck) = self.checkpoint {
-            // The run is complete: its checkpoint would only be stale from here on.
-            crate::checkpoint::remove(&ck.path)?;
+        // A run resumed from its finished checkpoint trains nothing: it keeps the
+        // throughput measured when it did.
+        if seen > seen_at_start {
+            history.samples_per_second =
+                (seen - seen_at_start) as f64 / started.elapsed().as_secs_f64();
+        }
+        if first_epoch < self.spec.epochs {
+            // The finished run (epoch = epochs) stays on disk until the caller has stored
+            // what it evaluates from the model: a kill during that evaluation (DEC on 60 000
+            // images takes minutes) then costs the evaluation, not hours of training.
+            // Resuming from it returns the same model and history without a step.
+            snapshot(
+                &model,
+                &*stepper,
+                (self.spec.epochs, 0),
+                (0.0, 0.0),
+                seen,
+                (0.0, 0.0),
+                &history,
+                &best,
+                &early,
+            )?;
         }
         history.best_epoch = early.best.and_then(|b| {
             history

@@ -139,7 +139,12 @@ impl<B: Backend> MlpAe<B> {
     /// burn 0.21's autodiff has no `topk`, and ties must not keep more than k.
     fn k_sparse(h: Tensor<B, 2>, k: usize) -> Tensor<B, 2> {
         let [rows, cols] = h.dims();
-        let values = to_vec(h.clone()).unwrap_or_default();
+        // `forward` cannot return an error, and a model trained through a silently empty
+        // mask is worse than a failed cell (the sweep records a panic as one).
+        let values = match to_vec(h.clone()) {
+            Ok(v) => v,
+            Err(e) => panic!("k-sparse code: {e}"),
+        };
         let mut mask = vec![0f32; rows * cols];
         let mut order: Vec<usize> = (0..cols).collect();
         for (r, row) in values.chunks(cols).enumerate() {
