@@ -19,6 +19,8 @@ pub const INTERPOLATION_STEPS: usize = 10;
 const INTERPOLATION_PAIRS: [(usize, usize); 3] = [(0, 1), (2, 3), (4, 5)];
 /// VAE samples drawn from the prior.
 pub const SAMPLES: usize = 16;
+/// First-layer filters kept of an overcomplete model (an 8 × 8 grid).
+pub const FEATURES: usize = 64;
 
 /// Grayscale images quantised to bytes, stored as one hex string.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -93,6 +95,10 @@ pub struct Artifacts {
     /// Denoising AEs: noisy inputs and outputs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub denoising: Option<Denoised>,
+    /// An overcomplete model's learned features: the first [`FEATURES`] units' input
+    /// weights, each scaled to [0, 1] on its own (min to max).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features: Option<Images>,
     /// Pictures of the evaluation tasks (`[eval] tasks`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tasks: Option<crate::eval::TaskPictures>,
@@ -158,8 +164,29 @@ pub fn of_codec<B: Backend, M: Codec<B>>(
         samples: None,
         interpolations: None,
         denoising: None,
+        features: None,
         tasks: None,
     })
+}
+
+/// Each row of `filters` (`[units, dim]`) scaled to [0, 1] on its own, so that every
+/// feature uses the whole grey range (a flat row becomes mid-grey).
+pub fn scale_rows(filters: &[f32], dim: usize) -> Vec<f32> {
+    filters
+        .chunks(dim)
+        .flat_map(|row| {
+            let lo = row.iter().copied().fold(f32::INFINITY, f32::min);
+            let hi = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let span = hi - lo;
+            row.iter().map(move |&w| {
+                if span > 0.0 && span.is_finite() {
+                    (w - lo) / span
+                } else {
+                    0.5
+                }
+            })
+        })
+        .collect()
 }
 
 /// [`of_codec`] plus what the variant has to show: VAE samples and interpolations,
@@ -206,6 +233,16 @@ pub fn of_autoencoder<B: Backend>(
         }
         art.interpolations = Some(Images::encode(&path));
     }
+    // Features are drawn where they are the point: a first layer at least as wide as
+    // the input (an overcomplete model), whose units could otherwise just copy pixels.
+    if let Some(w) = model.input_filters() {
+        let [units, dim] = w.dims();
+        if units >= dim && dim == test.dim {
+            let kept = units.min(FEATURES);
+            let w = to_vec(w.narrow(0, 0, kept))?;
+            art.features = Some(Images::encode(&scale_rows(&w, dim)));
+        }
+    }
     if let Some(c) = checked.corruption() {
         let (shown, n) = test.head(SHOWN);
         let noisy = c.apply(shown, seed);
@@ -237,5 +274,14 @@ mod tests {
         }
         assert_eq!(Images("zz".into()).decode(), None);
         assert_eq!(Images("abc".into()).decode(), None);
+    }
+
+    #[test]
+    fn filters_are_scaled_row_by_row() {
+        let w = [-2.0, 0.0, 2.0, 5.0, 5.0, 5.0, 1.0, 3.0, 2.0];
+        assert_eq!(
+            scale_rows(&w, 3),
+            [0.0, 0.5, 1.0, 0.5, 0.5, 0.5, 0.0, 1.0, 0.5]
+        );
     }
 }

@@ -94,6 +94,27 @@ pub fn draw_all(cells: &[CellRecord], dir: &Path) -> Result<Vec<PathBuf>> {
         }
 
         for s in shown {
+            let Some(f) = &s.art.features else {
+                continue;
+            };
+            // Eight features per row: an 8 × 8 grid of what the first units look for.
+            let f = decode(f)?;
+            let rows: Vec<(String, Vec<f32>)> = f
+                .chunks(8 * side * side)
+                .enumerate()
+                .map(|(i, r)| {
+                    (
+                        format!("units {}-{}", 8 * i + 1, 8 * i + r.len() / (side * side)),
+                        r.to_vec(),
+                    )
+                })
+                .collect();
+            let path = dir.join(format!("features_{}_{dataset}_k{k}.png", s.model));
+            image_grid(&rows, side, &path)?;
+            written.push(path);
+        }
+
+        for s in shown {
             if let Some(c) = &s.art.codes {
                 scatters
                     .entry(dataset.as_str())

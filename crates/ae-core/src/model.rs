@@ -85,6 +85,13 @@ pub trait Autoencoder<B: Backend>: Codec<B> {
         None
     }
 
+    /// The weights from the input to the encoder's first layer, `[units, input]`: what
+    /// each first-layer unit responds to (drawn as the model's learned features); `None`
+    /// for encoders that do not start with a dense layer.
+    fn input_filters(&self) -> Option<Tensor<B, 2>> {
+        None
+    }
+
     /// Optimizer steps per batch. A model with several (an adversarial AE: reconstruction,
     /// discriminator, generator) gets one step per phase on the same batch, in order, each
     /// on [`Autoencoder::phase_loss`]; a parameter a phase's loss does not reach is not

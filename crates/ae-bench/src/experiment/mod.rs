@@ -179,8 +179,21 @@ impl Experiment {
         // rather than hours into the sweep. Every supported dataset is 28 × 28 pixels.
         const INPUT: usize = 28 * 28;
         for m in &self.models {
-            if let ModelSpec::Ae { config, .. } = m {
-                for &k in &self.code_sizes {
+            if let ModelSpec::Ae {
+                config, code_sizes, ..
+            } = m
+            {
+                let own = code_sizes.as_deref();
+                if own.is_some_and(|c| c.is_empty() || c.contains(&0)) {
+                    bail!(
+                        "model `{}`: `code_sizes` = {own:?}: list one or more sizes >= 1",
+                        m.name()
+                    );
+                }
+                if let Some(c) = own {
+                    no_duplicates(&format!("model `{}`: `code_sizes`", m.name()), c)?;
+                }
+                for &k in own.unwrap_or(&self.code_sizes) {
                     config.check(INPUT, k).with_context(|| {
                         format!("model `{}` at code size {k} cannot be built", m.name())
                     })?;
@@ -243,7 +256,11 @@ impl Experiment {
             for model in &self.models {
                 let sizes = match model {
                     ModelSpec::Pixels => &[PIXELS_CODE][..],
-                    _ => &self.code_sizes[..],
+                    ModelSpec::Ae {
+                        code_sizes: Some(own),
+                        ..
+                    } => &own[..],
+                    ModelSpec::Pca | ModelSpec::Ae { .. } => &self.code_sizes[..],
                 };
                 for &code_size in sizes {
                     for &backend in &self.backends {

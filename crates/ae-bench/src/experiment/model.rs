@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 /// A model of the sweep: the PCA baseline or any autoencoder of the zoo, selected by
 /// `kind`; an optional `label` names it in tables (default: the variant's name).
 #[derive(Debug, Clone, PartialEq)]
+// A handful per experiment, parsed once: the autoencoder variant's size costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum ModelSpec {
     /// PCA fitted on the full training split (the linear baseline).
     Pca,
@@ -24,6 +26,9 @@ pub enum ModelSpec {
         /// Fields of the experiment's `[train]` this model overrides, e.g.
         /// `train = { lr = 1e-2 }` for a shallow sigmoid AE that learns slowly at 1e-3.
         train: Option<toml::Table>,
+        /// Code sizes of this model instead of the experiment's `code_sizes`, e.g. an
+        /// overcomplete AE whose code is wider than the input.
+        code_sizes: Option<Vec<usize>>,
     },
 }
 
@@ -81,6 +86,14 @@ impl<'de> Deserialize<'de> for ModelSpec {
             }
             None => None,
         };
+        let code_sizes = match table.remove("code_sizes") {
+            Some(v) => Some(Vec::<usize>::deserialize(v).map_err(|e| {
+                D::Error::custom(format!(
+                    "`code_sizes` must be a list of whole numbers >= 1: {e}"
+                ))
+            })?),
+            None => None,
+        };
         let baseline = match table.get("kind").and_then(|k| k.as_str()) {
             Some("pca") => Some(ModelSpec::Pca),
             Some("pixels") => Some(ModelSpec::Pixels),
@@ -100,6 +113,7 @@ impl<'de> Deserialize<'de> for ModelSpec {
                 config,
                 label,
                 train,
+                code_sizes,
             })
             .map_err(|e| {
                 let msg = e.to_string();
@@ -126,6 +140,7 @@ impl Serialize for ModelSpec {
                 config,
                 label,
                 train,
+                code_sizes,
             } => {
                 let mut v = serde_json::to_value(config).map_err(serde::ser::Error::custom)?;
                 if let (Some(l), Some(obj)) = (label, v.as_object_mut()) {
@@ -134,6 +149,10 @@ impl Serialize for ModelSpec {
                 if let (Some(t), Some(obj)) = (train, v.as_object_mut()) {
                     let t = serde_json::to_value(t).map_err(serde::ser::Error::custom)?;
                     obj.insert("train".into(), t);
+                }
+                // Absent unless set, so every other model's cell key stays what it was.
+                if let (Some(c), Some(obj)) = (code_sizes, v.as_object_mut()) {
+                    obj.insert("code_sizes".into(), serde_json::json!(c));
                 }
                 v.serialize(s)
             }

@@ -325,3 +325,62 @@ fn eval_tasks_parse_validate_and_pixels_run_once() {
         "{err:#}"
     );
 }
+
+#[test]
+fn a_model_may_bring_its_own_code_sizes() {
+    let text = |own: &str| {
+        format!(
+            r#"
+name = "t"
+datasets = ["mnist"]
+code_sizes = [2, 10]
+models = [{{ kind = "pca" }}, {{ kind = "sparse", label = "over", sparsity = {{ penalty = "k-sparse", k = 2 }}{own} }}]
+"#
+        )
+    };
+    let plain = Experiment::parse(&text("")).unwrap();
+    let over = Experiment::parse(&text(", code_sizes = [1000]")).unwrap();
+    let sizes = |e: &Experiment, m: &str| -> Vec<usize> {
+        e.cells()
+            .iter()
+            .filter(|c| c.model.name() == m)
+            .map(|c| c.code_size)
+            .collect()
+    };
+    assert_eq!(sizes(&plain, "over"), [2, 10]);
+    assert_eq!(sizes(&over, "over"), [1000]);
+    assert_eq!(
+        sizes(&over, "pca"),
+        [2, 10],
+        "the others keep the experiment's"
+    );
+    // The override is part of the model's identity; the others' keys do not move.
+    let key = |e: &Experiment, m: &str| {
+        e.cells()
+            .iter()
+            .find(|c| c.model.name() == m)
+            .map(Cell::key)
+            .unwrap()
+    };
+    assert_eq!(key(&plain, "pca"), key(&over, "pca"));
+    assert!(
+        Experiment::parse(&text(", code_sizes = [0]"))
+            .unwrap_err()
+            .to_string()
+            .contains("code_sizes")
+    );
+    assert!(Experiment::parse(&text(", code_sizes = [5, 5]")).is_err());
+    // Each cell is checked at the model's own sizes: k = 2 active units need a code >= 2.
+    let e = format!(
+        "{:#}",
+        Experiment::parse(&text(", code_sizes = [1]")).unwrap_err()
+    );
+    assert!(e.contains("model `over` at code size 1"), "{e}");
+    assert!(
+        format!(
+            "{:#}",
+            Experiment::parse(&text(", code_sizes = \"big\"")).unwrap_err()
+        )
+        .contains("code_sizes")
+    );
+}

@@ -224,4 +224,10 @@ impl<B: Backend> Autoencoder<B> for MlpAe<B> {
         };
         AeOutput::from_logits(recon, term.into_iter().collect(), code, logits)
     }
+
+    fn input_filters(&self) -> Option<Tensor<B, 2>> {
+        // burn's Linear stores `[input, output]`; a unit's filter is a column.
+        let first = self.encoder.layers().first()?;
+        Some(first.weight.val().transpose()) // [units, input]
+    }
 }

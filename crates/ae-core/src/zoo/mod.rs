@@ -189,6 +189,10 @@ impl<B: Backend> Autoencoder<B> for AnyAe<B> {
         dispatch!(self, m => m.sample_prior(n, device))
     }
 
+    fn input_filters(&self) -> Option<Tensor<B, 2>> {
+        dispatch!(self, m => m.input_filters())
+    }
+
     fn phases(&self) -> usize {
         dispatch!(self, m => m.phases())
     }
