@@ -101,16 +101,54 @@ pub struct Artifacts {
     pub features: Option<Images>,
     /// Pictures of the evaluation tasks (`[eval] tasks`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tasks: Option<crate::eval::TaskPictures>,
+    pub tasks: Option<TaskPictures>,
 }
 
 impl Artifacts {
     /// Keeps the tasks' pictures, unless there are none.
-    pub fn set_tasks(&mut self, pics: crate::eval::TaskPictures) {
-        if pics != crate::eval::TaskPictures::default() {
+    pub fn set_tasks(&mut self, pics: TaskPictures) {
+        if pics != TaskPictures::default() {
             self.tasks = Some(pics);
         }
     }
+}
+
+/// Denoising pictures of one corruption.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DenoiseShow {
+    /// The corruption's label, e.g. `gaussian-0.3`.
+    pub noise: String,
+    /// Corrupted test images.
+    pub noisy: Images,
+    /// The model's output for them.
+    pub denoised: Images,
+}
+
+/// Per-image test SSE of the model's own test set and of the other dataset's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OodScores {
+    /// Dataset the model was trained on.
+    pub inlier: String,
+    /// The out-of-distribution dataset.
+    pub outlier: String,
+    /// SSE of in-distribution test images (the first `eval::OOD_KEPT`).
+    pub inlier_sse: Vec<f32>,
+    /// SSE of out-of-distribution test images.
+    pub outlier_sse: Vec<f32>,
+}
+
+/// Pictures of the tasks, kept for the lowest seed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TaskPictures {
+    /// Denoising examples, one per corruption kind at its middle level.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub denoise: Vec<DenoiseShow>,
+    /// The t-SNE embedding of the test codes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tsne: Option<Codes2d>,
+    /// Error distributions in and out of distribution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ood: Option<OodScores>,
 }
 
 /// The test images an artifact set is computed on.

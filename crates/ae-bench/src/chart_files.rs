@@ -33,7 +33,7 @@ fn options() -> &'static svg2pdf::usvg::Options<'static> {
     OPTIONS.get_or_init(|| {
         let mut o = svg2pdf::usvg::Options::default();
         let db = o.fontdb_mut();
-        db.load_font_data(crate::plot::FONT.to_vec());
+        db.load_font_data(crate::font::FONT.to_vec());
         db.set_sans_serif_family("DejaVu Sans");
         o
     })

@@ -15,9 +15,8 @@ use burn::module::Param;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use indicatif::ProgressBar;
-use serde::{Deserialize, Serialize};
 
-use crate::artifacts::{Codes2d, Images, TestView};
+use crate::artifacts::{Codes2d, DenoiseShow, Images, OodScores, TaskPictures, TestView};
 use crate::experiment::{EvalSpec, ModelSpec, Task};
 
 /// Named task metrics of one cell.
@@ -49,44 +48,6 @@ const OOD_KEPT: usize = 2000;
 const TSNE_KNN: usize = 5;
 /// The binarized test set of the likelihood task is drawn once, the same for every model.
 const NLL_BINARIZE_SEED: u64 = 2016;
-
-/// Denoising pictures of one corruption.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DenoiseShow {
-    /// The corruption's label, e.g. `gaussian-0.3`.
-    pub noise: String,
-    /// Corrupted test images.
-    pub noisy: Images,
-    /// The model's output for them.
-    pub denoised: Images,
-}
-
-/// Per-image test SSE of the model's own test set and of the other dataset's.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OodScores {
-    /// Dataset the model was trained on.
-    pub inlier: String,
-    /// The out-of-distribution dataset.
-    pub outlier: String,
-    /// SSE of in-distribution test images (first [`OOD_KEPT`]).
-    pub inlier_sse: Vec<f32>,
-    /// SSE of out-of-distribution test images.
-    pub outlier_sse: Vec<f32>,
-}
-
-/// Pictures of the tasks, kept for the lowest seed.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct TaskPictures {
-    /// Denoising examples, one per corruption kind at its middle level.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub denoise: Vec<DenoiseShow>,
-    /// The t-SNE embedding of the test codes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tsne: Option<Codes2d>,
-    /// Error distributions in and out of distribution.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ood: Option<OodScores>,
-}
 
 /// What the tasks of a cell see.
 pub struct TaskCtx<'a> {

@@ -11,6 +11,7 @@ pub mod check;
 pub mod eval;
 pub mod eval_report;
 pub mod experiment;
+pub mod font;
 pub mod gallery;
 pub mod history;
 pub mod manifest;

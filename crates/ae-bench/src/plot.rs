@@ -2,24 +2,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::sync::Once;
 
 use anyhow::{Result, anyhow};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+pub(crate) use crate::font::register_font;
 use crate::store::Row;
-
-/// DejaVu Sans, embedded so charts render identically on machines without fonts.
-pub(crate) static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
-
-pub(crate) fn register_font() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        // The embedded file is a valid TrueType font; a failure here would be a build bug.
-        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
-    });
-}
 
 /// Twelve strong, mutually distinct colours (Tableau 10 plus two); Palette99 beyond.
 const SERIES_COLORS: [RGBColor; 12] = [

@@ -4,7 +4,6 @@
 //! evaluates PCA and autoencoders with the same code.
 
 pub mod cg;
-pub mod checkpoint;
 pub mod config;
 pub mod dec;
 pub mod error;
@@ -27,5 +26,7 @@ pub use metrics::{METRIC_NAMES, ReconMetrics};
 pub use model::{AeOutput, Autoencoder, Codec, evaluate};
 pub use pca::{Pca, PcaCodec};
 pub use schedule::Schedule;
+/// Training checkpoints (`train/checkpoint.rs`), at the crate root for callers.
+pub use train::checkpoint;
 pub use train::{CheckedTrain, EpochStats, History, OptimizerSpec, TrainSpec, fit, fit_from};
 pub use zoo::AnyAe;

@@ -43,7 +43,7 @@ pub(super) fn codec_pictures<B: Backend, C: ae_core::Codec<B>>(
     codec: &C,
     test: &TestView<'_>,
     keep: bool,
-    tasks: eval::TaskPictures,
+    tasks: crate::artifacts::TaskPictures,
     device: &B::Device,
 ) -> Result<Option<Artifacts>> {
     if !keep {

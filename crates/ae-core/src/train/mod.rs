@@ -4,6 +4,7 @@
 //! hard stop on a non-finite loss. The spec and entry points live here, the epoch loop in
 //! `run.rs`, the update step and optimizer state in `step.rs`.
 
+pub mod checkpoint;
 mod early;
 mod run;
 mod step;
@@ -22,12 +23,12 @@ use run::Run;
 pub use run::recon_on;
 use step::{BurnStep, CgStepper};
 
-use crate::checkpoint::Checkpointing;
 use crate::config::CheckedAe;
 use crate::error::{CoreError, Result};
 use crate::model::{Autoencoder, to_vec};
 use crate::schedule::Schedule;
 use crate::zoo::AnyAe;
+use checkpoint::Checkpointing;
 
 /// The first value of a one-element loss tensor (NaN if empty).
 fn scalar<B: Backend>(t: Tensor<B, 1>) -> Result<f32> {

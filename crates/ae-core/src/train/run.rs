@@ -8,10 +8,10 @@ use burn::module::AutodiffModule;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
+use super::checkpoint::{Checkpointing, TrainState};
 use super::early::{EarlyStopping, Verdict};
 use super::step::{Step, Stepper};
 use super::{EpochHook, EpochStats, History, Progress, TrainSpec, scalar};
-use crate::checkpoint::{Checkpointing, TrainState};
 use crate::config::CheckedAe;
 use crate::error::{CoreError, Result};
 use crate::model::{Autoencoder, from_slice};
@@ -106,7 +106,7 @@ impl<B: AutodiffBackend> Run<'_, B> {
                 _ => None,
             };
             TrainState {
-                version: crate::checkpoint::VERSION,
+                version: super::checkpoint::VERSION,
                 fingerprint: self.fingerprint(),
                 epoch,
                 batch,

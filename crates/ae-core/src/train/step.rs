@@ -9,9 +9,9 @@ use burn::optim::{AdamState, AdaptiveMomentumState, GradientsParams, Optimizer, 
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
+use super::checkpoint::ParamState;
 use super::{TrainSpec, scalar};
 use crate::cg::cg_batch;
-use crate::checkpoint::ParamState;
 use crate::error::{CoreError, Result};
 use crate::model::{Autoencoder, to_vec};
 use crate::zoo::AnyAe;

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::History;
 use crate::error::{CoreError, Result};
-use crate::train::History;
 
 /// Where and how often the trainer checkpoints.
 #[derive(Debug, Clone)]
