@@ -6,7 +6,7 @@ set -euo pipefail
 bin=${1:-target/release/ae-bench}
 out=results/$(date +%F)-recipes
 mkdir -p "$out"
-for lr in 1e-3 3e-3 1e-2; do
+for lr in 1e-3 3e-3 1e-2 3e-2; do
   if [ ! -f "$out/lr-$lr/run.json" ] || ! grep -q '"finished": "' "$out/lr-$lr/run.json"; then
     # A family that diverges at a rate is a failed cell, recorded; the search goes on.
     "$bin" sweep --experiment experiments/recipes.toml --set "train.lr=$lr" \

@@ -15,8 +15,49 @@ use serde::{Deserialize, Serialize};
 use crate::report::mean_sd;
 use crate::store::Row;
 
-/// Metrics tracked by the check, with whether lower is better.
-pub const TRACKED: [(&str, bool); 2] = [("test_sse_per_image", true), ("test_bce_per_image", true)];
+/// Metrics tracked by the check, with whether lower is better: the reconstruction error,
+/// and one headline metric per evaluation task ([`headline`]). A name ending in `@`
+/// stands for every `name@<label>` (the denoising PSNR, one per corruption).
+pub const TRACKED: [(&str, bool); 10] = [
+    ("test_sse_per_image", true),
+    ("test_bce_per_image", true),
+    ("psnr_denoised@", false),
+    ("auroc_mean", false),
+    ("probe_acc", false),
+    ("kmeans_acc", false),
+    ("dec_acc", false),
+    ("tsne_knn_acc", false),
+    ("iwae_nll", true),
+    ("sse@8", true),
+];
+
+/// Whether `metric` is tracked, and if so whether lower is better.
+pub fn tracked(metric: &str) -> Option<bool> {
+    TRACKED
+        .iter()
+        .find(|(m, _)| match m.strip_suffix('@') {
+            Some(prefix) => metric
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('@') && rest.len() > 1),
+            None => *m == metric,
+        })
+        .map(|(_, lower)| *lower)
+}
+
+/// The tracked headline metric of each evaluation task (exhaustive: a new task must
+/// name one, and `experiments/tasks-ci.toml` must run it).
+pub fn headline(task: crate::experiment::Task) -> &'static str {
+    use crate::experiment::Task;
+    match task {
+        Task::Denoise => "psnr_denoised@",
+        Task::Anomaly => "auroc_mean",
+        Task::Features => "probe_acc",
+        Task::Cluster => "kmeans_acc",
+        Task::Tsne => "tsne_knn_acc",
+        Task::Generate => "iwae_nll",
+        Task::Compress => "sse@8",
+    }
+}
 
 /// Tolerance = this many seed standard deviations.
 pub const SIGMAS: f64 = 3.0;
@@ -49,7 +90,7 @@ type Key = (String, String, u32, String, String);
 fn seed_values(rows: &[Row]) -> BTreeMap<Key, Vec<f64>> {
     let mut out: BTreeMap<Key, Vec<f64>> = BTreeMap::new();
     for r in rows.iter().filter(|r| r.status.is_ok()) {
-        if TRACKED.iter().any(|(m, _)| *m == r.metric) {
+        if tracked(&r.metric).is_some() {
             out.entry((
                 r.dataset.clone(),
                 r.model.clone(),
@@ -120,10 +161,7 @@ pub fn outcomes(baseline: &[BaselineRow], rows: &[Row]) -> Vec<(Finding, bool)> 
             b.backend.clone(),
             b.metric.clone(),
         );
-        let lower_better = TRACKED
-            .iter()
-            .find(|(m, _)| *m == b.metric)
-            .is_none_or(|(_, l)| *l);
+        let lower_better = tracked(&b.metric).unwrap_or(true);
         let found = run.get(&key).map_or(0, Vec::len);
         // A mean over fewer seeds than the baseline's is not the same measurement (a task
         // that died took some seeds with it): it fails rather than passes on a subset.
@@ -272,7 +310,7 @@ pub fn parse_baseline(path: &Path, input: impl std::io::Read) -> Result<Vec<Base
         if row.seeds == 0 {
             return Err(bad("seeds", "0".into(), ">= 1"));
         }
-        if TRACKED.iter().all(|(m, _)| *m != row.metric) {
+        if tracked(&row.metric).is_none() {
             let names: Vec<&str> = TRACKED.iter().map(|(m, _)| *m).collect();
             return Err(bad(
                 "metric",

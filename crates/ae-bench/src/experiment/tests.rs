@@ -384,3 +384,38 @@ models = [{{ kind = "pca" }}, {{ kind = "sparse", label = "over", sparsity = {{ 
         .contains("code_sizes")
     );
 }
+
+/// The task CI experiment runs every evaluation task, and each task's headline metric is
+/// tracked by `check`: a task added later without either fails here.
+#[test]
+fn the_ci_task_experiment_covers_every_task_and_each_is_tracked() {
+    use clap::ValueEnum;
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../experiments/tasks-ci.toml");
+    let exp = Experiment::load(&p).unwrap();
+    for task in Task::value_variants() {
+        assert!(
+            exp.eval.tasks.contains(task),
+            "experiments/tasks-ci.toml must run the {} task",
+            task.name()
+        );
+        let metric = crate::check::headline(*task);
+        let example = if metric.ends_with('@') {
+            format!("{metric}gaussian-0.3")
+        } else {
+            metric.to_string()
+        };
+        assert!(
+            crate::check::tracked(&example).is_some(),
+            "{metric} is not tracked"
+        );
+    }
+    // A prefix entry matches its labelled metrics only.
+    assert_eq!(
+        crate::check::tracked("psnr_denoised@masking-0.25"),
+        Some(false)
+    );
+    assert_eq!(crate::check::tracked("psnr_denoised@"), None);
+    assert_eq!(crate::check::tracked("psnr_denoisedx@a"), None);
+    assert_eq!(crate::check::tracked("psnr_noisy@masking-0.25"), None);
+    assert_eq!(crate::check::tracked("iwae_nll"), Some(true));
+}
