@@ -3,6 +3,7 @@
 the lowest validation reconstruction loss over the epochs (mean over seeds) and the epoch it
 was reached; the winning rate per family is the lowest. Reads <dir>/lr-*/results.csv."""
 import csv
+import json
 import glob
 import os
 import sys
@@ -50,6 +51,14 @@ def main(root):
                 text = f"{vals[lr][0]:.2f} ({vals[lr][1]})"
                 cells.append(f"**{text}**" if lr == win else text)
         print(f"| {model} | " + " | ".join(cells) + f" | {win or '–'} |")
+    print("\nEach grid point's exact command (from its run.json); a rate tried for a few")
+    print("families only probes past a winner that sat on the grid's edge:\n")
+    for run in sorted(glob.glob(os.path.join(root, "lr-*", "run.json")), key=lambda p: float(p.split("lr-")[-1].split("/")[0])):
+        with open(run) as f:
+            info = json.load(f)
+        git = info.get("git", {})
+        print(f"- `{info.get('command', '?')}` (binary built from {git.get('binary_revision', '?')[:7]}, checkout at {git.get('revision', '?')[:7]}"
+              f"{', dirty' if git.get('dirty') else ''}; {info.get('machine', {}).get('cpu', '?')})")
 
 
 if __name__ == "__main__":

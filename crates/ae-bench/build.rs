@@ -1,4 +1,5 @@
-//! Records the resolved burn version and the compiler for run provenance (run.json).
+//! Records the resolved burn version, the compiler and the git revision the binary is
+//! built from, for run provenance (run.json).
 
 fn main() {
     // The manifest folder at run time, not `env!` at the script's compile time: a target
@@ -23,4 +24,33 @@ fn main() {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=AE_RUSTC_VERSION={version}");
+    // The revision the binary is built from: a binary copied aside and run later from a
+    // checkout that has moved on must still say what code produced its numbers. Rerun
+    // when HEAD moves or any workspace source changes (then the binary is rebuilt anyway).
+    let root = std::path::Path::new(&manifest).join("../..");
+    for watched in [".git/HEAD", ".git/index", "crates"] {
+        println!("cargo:rerun-if-changed={}", root.join(watched).display());
+    }
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .current_dir(&root)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let revision = git(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    let dirty = git(&[
+        "status",
+        "--porcelain",
+        "--untracked-files=no",
+        "--",
+        "crates",
+        "Cargo.toml",
+        "Cargo.lock",
+    ])
+    .is_some_and(|s| !s.is_empty());
+    println!("cargo:rustc-env=AE_BUILD_REVISION={revision}");
+    println!("cargo:rustc-env=AE_BUILD_DIRTY={dirty}");
 }

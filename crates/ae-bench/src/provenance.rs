@@ -7,10 +7,16 @@ use serde::Serialize;
 /// Version-control state of the working tree the run came from.
 #[derive(Debug, Clone, Serialize)]
 pub struct Git {
-    /// `git rev-parse HEAD`, or "unknown" outside a repository.
+    /// `git rev-parse HEAD` of the working directory at run time, or "unknown" outside a
+    /// repository.
     pub revision: String,
     /// Whether tracked files had uncommitted changes.
     pub dirty: bool,
+    /// The revision the running binary was built from (what produced the numbers; it
+    /// differs from `revision` when a binary built earlier runs in a newer checkout).
+    pub binary_revision: String,
+    /// Whether the crates had uncommitted changes when the binary was built.
+    pub binary_dirty: bool,
 }
 
 impl Git {
@@ -28,6 +34,8 @@ impl Git {
             revision: run(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into()),
             dirty: run(&["status", "--porcelain", "--untracked-files=no"])
                 .is_some_and(|s| !s.is_empty()),
+            binary_revision: env!("AE_BUILD_REVISION").to_string(),
+            binary_dirty: env!("AE_BUILD_DIRTY") == "true",
         }
     }
 }
