@@ -131,7 +131,7 @@ pub struct OodScores {
     pub inlier: String,
     /// The out-of-distribution dataset.
     pub outlier: String,
-    /// SSE of in-distribution test images (the first `eval::OOD_KEPT`).
+    /// SSE of in-distribution test images (the first `tasks::OOD_KEPT`).
     pub inlier_sse: Vec<f32>,
     /// SSE of out-of-distribution test images.
     pub outlier_sse: Vec<f32>,

@@ -13,10 +13,10 @@ pub mod loss;
 pub mod metrics;
 pub mod mlp;
 pub mod model;
+pub mod model_io;
 pub mod noise;
 pub mod pca;
 pub mod schedule;
-pub mod store;
 pub mod train;
 pub mod zoo;
 

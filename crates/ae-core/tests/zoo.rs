@@ -208,8 +208,8 @@ fn every_variant_has_shapes_finite_loss_learns_and_round_trips() {
         let dir = tempfile::tempdir().unwrap();
         let before = recon_on(&model, &data, 64, &d).unwrap();
         let err_before = ae_core::evaluate::<B, _>(&model, &data.images, 16, 64, &d).unwrap();
-        ae_core::store::save(model, &checked, dir.path()).unwrap();
-        let (loaded, _) = ae_core::store::load::<B>(dir.path(), &d).unwrap();
+        ae_core::model_io::save(model, &checked, dir.path()).unwrap();
+        let (loaded, _) = ae_core::model_io::load::<B>(dir.path(), &d).unwrap();
         let err_after = ae_core::evaluate::<B, _>(&loaded, &data.images, 16, 64, &d).unwrap();
         assert_eq!(err_before, err_after, "{name}");
         if !matches!(loaded, AnyAe::Vae(_)) {

@@ -4,11 +4,12 @@
 //! Plain tensor algebra on any burn backend, no autodiff: the CD update is an explicit
 //! difference of data and model correlations.
 
+pub mod ae_stack;
 pub mod error;
 pub mod rbm;
 pub mod stack;
-pub mod stacked;
 
+pub use ae_stack::pretrain_autoencoders;
 pub use error::{RbmError, Result};
 pub use rbm::{
     CdStats, CheckedParams, HiddenUnits, Rbm, RbmConfig, RbmState, TrainParams, VisibleUnits,
@@ -17,4 +18,3 @@ pub use stack::{
     CheckedStack, LayerEpoch, StackProgress, StackSpec, StackState, pretrain, pretrain_resumable,
     unroll, up_down,
 };
-pub use stacked::pretrain_autoencoders;

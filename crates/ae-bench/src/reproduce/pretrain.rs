@@ -37,8 +37,8 @@ impl Job<'_> {
                     .with_context(|| format!("cannot read {}", meta_path.display()))?,
             )
             .with_context(|| format!("corrupt {}", meta_path.display()))?;
-            let (model, checked) =
-                ae_core::store::load::<Autodiff<B>>(&dir, device).with_context(|| {
+            let (model, checked) = ae_core::model_io::load::<Autodiff<B>>(&dir, device)
+                .with_context(|| {
                     format!("cannot load the pretrained stack in {}", dir.display())
                 })?;
             println!("{tag}: pretrained stack loaded from {}", dir.display());
@@ -90,7 +90,7 @@ impl Job<'_> {
         let (unrolled, checked) = ae_rbm::unroll(&rbms)?;
         // Saved before any fine-tuning, so an interrupted run resumes after pretraining;
         // meta.json is written last and marks the folder complete.
-        ae_core::store::save(unrolled.clone(), &checked, &dir)?;
+        ae_core::model_io::save(unrolled.clone(), &checked, &dir)?;
         store::write_atomic(&meta_path, |f| {
             Ok(serde_json::to_writer_pretty(f, &PretrainMeta { seconds })?)
         })?;

@@ -16,9 +16,9 @@ use super::jobs::{EvalPca, EvalPixels, TrainAe};
 use super::threads::{peak_rss_mib, reset_peak_rss};
 use crate::artifacts::{Artifacts, TestView};
 use crate::backend::dispatch;
-use crate::eval::TaskCtx;
 use crate::experiment::{Cell, Experiment, ModelSpec};
 use crate::store::{self, CellRecord, Row, Status};
+use crate::tasks::TaskCtx;
 
 /// What one cell produced.
 #[derive(Default)]

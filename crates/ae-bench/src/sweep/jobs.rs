@@ -9,7 +9,7 @@ use indicatif::ProgressBar;
 
 use crate::artifacts::{self, Artifacts, TestView};
 use crate::backend::BackendJob;
-use crate::eval::{self, TaskCtx};
+use crate::tasks::{self, TaskCtx};
 
 /// Evaluates a fitted PCA on the test images on backend `B`, keeps its pictures, and
 /// runs the experiment's tasks (one-class PCAs are fitted on each class's images).
@@ -22,7 +22,7 @@ pub(super) struct EvalPca<'a> {
 }
 
 impl BackendJob for EvalPca<'_> {
-    type Output = (ReconMetrics, Option<Artifacts>, eval::Metrics);
+    type Output = (ReconMetrics, Option<Artifacts>, tasks::Metrics);
     fn run<B: Backend>(self, device: B::Device) -> Result<Self::Output> {
         let codec = self.pca.to_device::<B>(&device);
         let m = evaluate::<B, _>(&codec, self.test.images, self.test.dim, self.batch, &device)?;
@@ -30,9 +30,9 @@ impl BackendJob for EvalPca<'_> {
         let one_class = |split: &ae_data::Split| -> Result<Vec<f64>> {
             let fitted = Pca::fit(&split.images, dim)?.truncated(k)?;
             let c = fitted.to_device::<B>(&device);
-            eval::per_image_sse(&c, self.test.images, dim, self.batch, &device)
+            tasks::per_image_sse(&c, self.test.images, dim, self.batch, &device)
         };
-        let (metrics, pics, _) = eval::run_tasks(&codec, self.tasks, Some(&one_class), &device)?;
+        let (metrics, pics, _) = tasks::run_tasks(&codec, self.tasks, Some(&one_class), &device)?;
         let art = codec_pictures(&codec, self.test, self.artifacts, pics, &device)?;
         Ok((m, art, metrics))
     }
@@ -62,10 +62,10 @@ pub(super) struct EvalPixels<'a> {
 }
 
 impl BackendJob for EvalPixels<'_> {
-    type Output = (Option<Artifacts>, eval::Metrics);
+    type Output = (Option<Artifacts>, tasks::Metrics);
     fn run<B: Backend>(self, device: B::Device) -> Result<Self::Output> {
-        let codec = eval::Identity { dim: self.test.dim };
-        let (metrics, pics, _) = eval::run_tasks::<B, _>(&codec, self.tasks, None, &device)?;
+        let codec = tasks::Identity { dim: self.test.dim };
+        let (metrics, pics, _) = tasks::run_tasks::<B, _>(&codec, self.tasks, None, &device)?;
         let art = codec_pictures::<B, _>(&codec, self.test, self.artifacts, pics, &device)?;
         Ok((art, metrics))
     }
@@ -94,7 +94,7 @@ pub(super) struct Trained {
     pub(super) params: usize,
     pub(super) seconds: f64,
     pub(super) artifacts: Option<Artifacts>,
-    pub(super) tasks: eval::Metrics,
+    pub(super) tasks: tasks::Metrics,
 }
 
 impl BackendJob for TrainAe<'_> {
@@ -151,7 +151,7 @@ impl BackendJob for TrainAe<'_> {
         )?;
         let one_class = |split: &ae_data::Split| -> Result<Vec<f64>> {
             let (m, _) = fit(split)?;
-            eval::per_image_sse(
+            tasks::per_image_sse(
                 &m,
                 self.test.images,
                 self.test.dim,
@@ -160,8 +160,8 @@ impl BackendJob for TrainAe<'_> {
             )
         };
         let (mut tasks, pics, kmeans) =
-            eval::run_tasks(&model, self.tasks, Some(&one_class), &device)?;
-        tasks.extend(eval::run_ae_tasks::<burn::backend::Autodiff<B>>(
+            tasks::run_tasks(&model, self.tasks, Some(&one_class), &device)?;
+        tasks.extend(tasks::run_ae_tasks::<burn::backend::Autodiff<B>>(
             &model,
             &self.checked,
             self.tasks,

@@ -27,7 +27,7 @@ pub(super) fn exp_f32(x: f32) -> f32 {
 /// three tensor ops in the backward pass.
 pub fn sigmoid<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
     apply_unary(
-        Pointwise::new(Activation::Sigmoid),
+        Pointwise::new(FusedFn::Sigmoid),
         x,
         burn::tensor::activation::sigmoid,
     )
@@ -36,14 +36,14 @@ pub fn sigmoid<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
 /// max(x, 0); on flex one pass each way (burn's backward is a mask tensor and a fill).
 pub fn relu<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
     apply_unary(
-        Pointwise::new(Activation::Relu),
+        Pointwise::new(FusedFn::Relu),
         x,
         burn::tensor::activation::relu,
     )
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Activation {
+pub(super) enum FusedFn {
     Sigmoid,
     Relu,
 }
@@ -51,13 +51,13 @@ pub(super) enum Activation {
 /// An activation whose derivative is a function of its output, which is all it keeps.
 #[derive(Clone, Debug)]
 pub(super) struct Pointwise {
-    f: Activation,
+    f: FusedFn,
     /// y = f(x), shared with the output tensor.
     output: Option<FlexTensor>,
 }
 
 impl Pointwise {
-    fn new(f: Activation) -> Self {
+    fn new(f: FusedFn) -> Self {
         Pointwise { f, output: None }
     }
 }
@@ -76,12 +76,12 @@ impl FlexUnary for Pointwise {
                 pulp::Arch::new().dispatch(
                     #[inline(always)]
                     || match f {
-                        Activation::Sigmoid => {
+                        FusedFn::Sigmoid => {
                             for (y, &x) in y.iter_mut().zip(x) {
                                 *y = 1.0 / (1.0 + exp_f32(-x));
                             }
                         }
-                        Activation::Relu => {
+                        FusedFn::Relu => {
                             for (y, &x) in y.iter_mut().zip(x) {
                                 *y = x.max(0.0);
                             }
@@ -109,12 +109,12 @@ impl FlexUnary for Pointwise {
                 pulp::Arch::new().dispatch(
                     #[inline(always)]
                     || match f {
-                        Activation::Sigmoid => {
+                        FusedFn::Sigmoid => {
                             for ((o, &g), &y) in out.iter_mut().zip(g).zip(y) {
                                 *o = g * y * (1.0 - y);
                             }
                         }
-                        Activation::Relu => {
+                        FusedFn::Relu => {
                             for ((o, &g), &y) in out.iter_mut().zip(g).zip(y) {
                                 *o = if y > 0.0 { g } else { 0.0 };
                             }
