@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, anyhow};
+use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::artifacts::{Artifacts, Codes2d, INTERPOLATION_STEPS};
@@ -145,37 +146,106 @@ const FASHION_CLASSES: [&str; 10] = [
     "Ankle boot",
 ];
 
-/// One panel per model: its 2-D test codes coloured by class, a shared class legend.
+/// One panel per model: its 2-D test codes coloured by class, a shared class legend; to
+/// `path` (PNG) and beside it as SVG, vector PDF and the points as CSV (`panel` = model,
+/// `series` = class).
 pub fn code_scatter(
     dataset: &str,
     what: &str,
     panels: &[(&str, &Codes2d)],
     path: &Path,
 ) -> Result<()> {
-    crate::store::draw_atomic(path, |p| code_scatter_to(dataset, what, panels, p))
+    register_font();
+    let layout = ScatterLayout::new(dataset, panels.len());
+    crate::store::draw_atomic(path, |p| {
+        code_scatter_to(
+            &BitMapBackend::new(p, layout.size).into_drawing_area(),
+            &layout,
+            dataset,
+            what,
+            panels,
+        )
+    })?;
+    let stem = path.with_extension("");
+    crate::store::draw_atomic(&stem.with_extension("svg"), |p| {
+        code_scatter_to(
+            &SVGBackend::new(p, layout.size).into_drawing_area(),
+            &layout,
+            dataset,
+            what,
+            panels,
+        )
+    })?;
+    crate::chart_files::write_pdf(&stem)?;
+    crate::chart_files::write_csv(
+        &stem,
+        panels.iter().flat_map(|(model, codes)| {
+            codes.values.chunks(2).zip(&codes.labels).map(|(p, &l)| {
+                let class = layout.names.get(usize::from(l)).map_or("?", String::as_str);
+                (*model, class, f64::from(p[0]), f64::from(p[1]))
+            })
+        }),
+    )?;
+    Ok(())
 }
 
-fn code_scatter_to(
+/// The scatter's grid and class legend, the same for every backend.
+struct ScatterLayout {
+    cols: usize,
+    grid_rows: usize,
+    names: Vec<String>,
+    entry_width: usize,
+    per_line: usize,
+    header: usize,
+    size: (u32, u32),
+}
+
+impl ScatterLayout {
+    fn new(dataset: &str, panels: usize) -> Self {
+        let cols = panels.clamp(1, 4);
+        let grid_rows = panels.div_ceil(cols).max(1);
+        let names: Vec<String> = match dataset {
+            "fashion-mnist" => FASHION_CLASSES.iter().map(|s| s.to_string()).collect(),
+            _ => (0..10).map(|c| c.to_string()).collect(),
+        };
+        // Legend entries in as many lines as the width needs.
+        let entry_width = names.iter().map(|n| n.len()).max().unwrap_or(1) * 9 + 30;
+        let width = (cols * 380).max(2 * entry_width);
+        let per_line = (width - 20) / entry_width;
+        let header = 40 + names.len().div_ceil(per_line) * 24;
+        let size = (width as u32, (grid_rows * 380 + header) as u32);
+        ScatterLayout {
+            cols,
+            grid_rows,
+            names,
+            entry_width,
+            per_line,
+            header,
+            size,
+        }
+    }
+}
+
+fn code_scatter_to<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    layout: &ScatterLayout,
     dataset: &str,
     what: &str,
     panels: &[(&str, &Codes2d)],
-    path: &Path,
-) -> Result<()> {
-    register_font();
-    let cols = panels.len().clamp(1, 4);
-    let grid_rows = panels.len().div_ceil(cols).max(1);
-    let names: Vec<String> = match dataset {
-        "fashion-mnist" => FASHION_CLASSES.iter().map(|s| s.to_string()).collect(),
-        _ => (0..10).map(|c| c.to_string()).collect(),
-    };
-    // Legend entries in as many lines as the width needs.
-    let entry_width = names.iter().map(|n| n.len()).max().unwrap_or(1) * 9 + 30;
-    let width = (cols * 380).max(2 * entry_width);
-    let per_line = (width - 20) / entry_width;
-    let header = 40 + names.len().div_ceil(per_line) * 24;
-    let size = (width as u32, (grid_rows * 380 + header) as u32);
-    let root = BitMapBackend::new(path, size).into_drawing_area();
-    let err = |e: DrawingAreaErrorKind<_>| anyhow!("drawing failed: {e}");
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let ScatterLayout {
+        cols,
+        grid_rows,
+        ref names,
+        entry_width,
+        per_line,
+        header,
+        size: _,
+    } = *layout;
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing failed: {e}");
     root.fill(&WHITE).map_err(err)?;
     let (legend, body) = root.split_vertically(header as u32);
     legend

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
+use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::check::{BaselineRow, parse_baseline};
@@ -153,7 +154,8 @@ pub fn markdown(points: &[Point]) -> String {
 }
 
 /// One chart per baseline file: each entry's value relative to its first committed value,
-/// over the commits that changed the file.
+/// over the commits that changed the file; as PNG, SVG, vector PDF and the plotted data
+/// as CSV (`chart_files`). Returns the PNGs.
 pub fn charts(points: &[Point], out: &Path) -> Result<Vec<PathBuf>> {
     crate::plot::register_font();
     let mut by_file: BTreeMap<&str, Vec<&Point>> = BTreeMap::new();
@@ -162,10 +164,10 @@ pub fn charts(points: &[Point], out: &Path) -> Result<Vec<PathBuf>> {
     }
     let mut written = Vec::new();
     for (file, pts) in by_file {
-        let mut commits: Vec<&str> = Vec::new();
+        let mut commits: Vec<String> = Vec::new();
         for p in &pts {
-            if !commits.contains(&p.commit.as_str()) {
-                commits.push(&p.commit);
+            if !commits.contains(&p.commit) {
+                commits.push(p.commit.clone());
             }
         }
         let mut lines: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
@@ -176,74 +178,109 @@ pub fn charts(points: &[Point], out: &Path) -> Result<Vec<PathBuf>> {
             let y = p.row.value / if base == 0.0 { 1.0 } else { base };
             lines.entry(entry(&p.row)).or_default().push((x, y));
         }
-        let (lo, hi) = lines
+        let chart = Trend {
+            file,
+            commits,
+            lines,
+        };
+        let stem_name = Path::new(file)
+            .file_stem()
+            .map_or_else(|| "baseline".into(), |s| s.to_string_lossy().into_owned());
+        let stem = out.join(format!("history_{stem_name}"));
+        let size = (1000, 600);
+        let png = stem.with_extension("png");
+        store::draw_atomic(&png, |p| {
+            chart.draw(&BitMapBackend::new(p, size).into_drawing_area())
+        })?;
+        store::draw_atomic(&stem.with_extension("svg"), |p| {
+            chart.draw(&SVGBackend::new(p, size).into_drawing_area())
+        })?;
+        crate::chart_files::write_pdf(&stem)?;
+        crate::chart_files::write_csv(
+            &stem,
+            chart
+                .lines
+                .iter()
+                .flat_map(|(name, pts)| pts.iter().map(move |&(x, y)| (file, name.as_str(), x, y))),
+        )?;
+        written.push(png);
+    }
+    Ok(written)
+}
+
+/// One baseline file's trend: a line per entry over the commits that changed it.
+struct Trend<'a> {
+    file: &'a str,
+    commits: Vec<String>,
+    /// Entry -> (commit index, value / first value).
+    lines: BTreeMap<String, Vec<(f64, f64)>>,
+}
+
+impl Trend<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow::anyhow!("drawing failed: {e}");
+        let (lo, hi) = self
+            .lines
             .values()
             .flatten()
             .fold((1.0f64, 1.0f64), |(lo, hi), &(_, y)| (lo.min(y), hi.max(y)));
         let pad = ((hi - lo) * 0.1).max(0.01);
-        let stem = Path::new(file)
-            .file_stem()
-            .map_or_else(|| "baseline".into(), |s| s.to_string_lossy().into_owned());
-        let path = out.join(format!("history_{stem}.png"));
-        let labels: Vec<String> = commits.iter().map(|c| c.to_string()).collect();
-        store::draw_atomic(&path, |tmp| {
-            let root = BitMapBackend::new(tmp, (1000, 600)).into_drawing_area();
-            let err = |e: DrawingAreaErrorKind<_>| anyhow::anyhow!("drawing failed: {e}");
-            root.fill(&WHITE).map_err(err)?;
-            let n = labels.len().max(2) as f64;
-            let mut chart = ChartBuilder::on(&root)
-                .caption(
-                    format!("{file}: value / first committed value"),
-                    ("sans-serif", 22),
-                )
-                .margin(12)
-                .x_label_area_size(40)
-                .y_label_area_size(60)
-                .build_cartesian_2d(-0.2..n - 0.8, (lo - pad)..(hi + pad))
-                .map_err(err)?;
+        let labels = &self.commits;
+        root.fill(&WHITE).map_err(err)?;
+        let n = labels.len().max(2) as f64;
+        let mut chart = ChartBuilder::on(root)
+            .caption(
+                format!("{}: value / first committed value", self.file),
+                ("sans-serif", 22),
+            )
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(-0.2..n - 0.8, (lo - pad)..(hi + pad))
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_labels(labels.len().max(2))
+            .x_label_formatter(&|x| {
+                let i = x.round();
+                if (x - i).abs() < 1e-6 && i >= 0.0 {
+                    labels.get(i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .x_desc("commit (oldest first)")
+            .y_desc("relative value (lower is better)")
+            .draw()
+            .map_err(err)?;
+        for (i, (name, pts)) in self.lines.iter().enumerate() {
+            let color = crate::plot::series_color(i);
             chart
-                .configure_mesh()
-                .x_labels(labels.len().max(2))
-                .x_label_formatter(&|x| {
-                    let i = x.round();
-                    if (x - i).abs() < 1e-6 && i >= 0.0 {
-                        labels.get(i as usize).cloned().unwrap_or_default()
-                    } else {
-                        String::new()
-                    }
-                })
-                .x_desc("commit (oldest first)")
-                .y_desc("relative value (lower is better)")
+                .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
+                .map_err(err)?
+                .label(name.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+                });
+            chart
+                .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                .map_err(err)?;
+        }
+        if self.lines.len() <= 16 {
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .label_font(("sans-serif", 12))
                 .draw()
                 .map_err(err)?;
-            for (i, (name, pts)) in lines.iter().enumerate() {
-                let color = crate::plot::series_color(i);
-                chart
-                    .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
-                    .map_err(err)?
-                    .label(name.clone())
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
-                    });
-                chart
-                    .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
-                    .map_err(err)?;
-            }
-            if lines.len() <= 16 {
-                chart
-                    .configure_series_labels()
-                    .background_style(WHITE.mix(0.8))
-                    .border_style(BLACK)
-                    .label_font(("sans-serif", 12))
-                    .draw()
-                    .map_err(err)?;
-            }
-            root.present().map_err(err)?;
-            Ok(())
-        })?;
-        written.push(path);
+        }
+        root.present().map_err(err)?;
+        Ok(())
     }
-    Ok(written)
 }
 
 #[cfg(test)]
@@ -286,5 +323,11 @@ mod tests {
         assert_eq!(csv(&points).lines().count(), 3);
         let charts = charts(&points, d).unwrap();
         assert!(charts[0].is_file());
+        // Beside the PNG: the vector PDF and the plotted points (two commits, one entry).
+        let pdf = std::fs::read(charts[0].with_extension("pdf")).unwrap();
+        assert!(pdf.starts_with(b"%PDF-"));
+        let data = std::fs::read_to_string(charts[0].with_extension("csv")).unwrap();
+        assert_eq!(data.lines().count(), 3, "{data}");
+        assert!(data.lines().nth(2).unwrap().ends_with(",1,0.9"), "{data}");
     }
 }

@@ -387,7 +387,8 @@ fn decode_all<B: Backend, C: Codec<B>>(
 
 /// The tasks only an autoencoder has: DEC fine-tuning of its encoder (on autodiff
 /// backend `AD`) from `kmeans`, the cluster task's fit on the same codes (refitted if
-/// absent), and, for a VAE, the importance-weighted likelihood.
+/// absent); supervised fine-tuning of the encoder with a softmax head (the features
+/// task's reference beside the frozen probe); for a VAE, the importance-weighted likelihood.
 pub fn run_ae_tasks<AD: AutodiffBackend>(
     model: &AnyAe<AD::InnerBackend>,
     checked: &CheckedAe,
@@ -437,6 +438,37 @@ pub fn run_ae_tasks<AD: AutodiffBackend>(
         ));
         m.push(("dec_nmi".into(), ae_eval::score::nmi(&labels, y)?));
         m.push(("dec_epochs".into(), history.losses.len() as f64));
+    }
+    let f = &ctx.spec.features;
+    if ctx.spec.tasks.contains(&Task::Features) && f.finetune_epochs > 0 {
+        ctx.bar.set_message("eval features: fine-tuning");
+        let (x, y) = head(ctx.train, f.train_images);
+        let flat = ae_core::flat::params_to_vec(model)?;
+        let ae = ae_core::flat::params_from_vec(checked.init::<AD>(device), &flat)?;
+        let classifier = ae_core::finetune::Classifier::new(ae, 10, ctx.seed, device);
+        let split = Split {
+            images: x.to_vec(),
+            labels: y.to_vec(),
+            height: ctx.train.height,
+            width: ctx.train.width,
+        };
+        let spec = ae_core::finetune::FinetuneSpec {
+            epochs: f.finetune_epochs,
+            batch_size: f.finetune_batch,
+            lr: f.finetune_lr,
+        };
+        let (tuned, _) = ae_core::finetune::fit(classifier, &split, spec, ctx.seed, device)?;
+        let pred =
+            ae_core::finetune::predict(&tuned, ctx.test.images, dim, ctx.spec.batch_size, device)?;
+        let right = pred
+            .iter()
+            .zip(ctx.test.labels)
+            .filter(|(p, y)| **p == usize::from(**y))
+            .count();
+        m.push((
+            "finetune_acc".into(),
+            right as f64 / pred.len().max(1) as f64,
+        ));
     }
     // The likelihood is that of a Bernoulli decoder: only BCE-trained VAEs have one.
     let bernoulli = checked.config().arch().loss == ae_core::ReconLoss::Bce;

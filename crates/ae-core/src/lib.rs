@@ -7,6 +7,7 @@ pub mod cg;
 pub mod config;
 pub mod dec;
 pub mod error;
+pub mod finetune;
 pub mod flat;
 pub mod kernel;
 pub mod loss;

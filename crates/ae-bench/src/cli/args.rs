@@ -146,7 +146,7 @@ pub struct HistoryArgs {
     /// The baselines folder, relative to the repository root (the current folder).
     #[arg(long, default_value = "results/baselines")]
     pub baselines: String,
-    /// Where history.csv, history.md and history_<baseline>.png go.
+    /// Where history.csv, history.md and history_<baseline>.png/.svg/.pdf/.csv go.
     #[arg(long, default_value = "results/history")]
     pub out: PathBuf,
 }

@@ -225,6 +225,16 @@ impl Experiment {
         let checks = [
             ("eval.features.knn_k", e.features.knn_k == 0, ">= 1"),
             (
+                "eval.features.finetune_lr",
+                !(e.features.finetune_lr > 0.0 && e.features.finetune_lr.is_finite()),
+                "a finite rate > 0",
+            ),
+            (
+                "eval.features.finetune_batch",
+                e.features.finetune_batch == 0,
+                ">= 1",
+            ),
+            (
                 "eval.cluster.images",
                 e.cluster.images < 10,
                 ">= 10 (one per class at least)",

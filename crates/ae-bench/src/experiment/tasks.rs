@@ -151,6 +151,13 @@ pub struct FeatureSpec {
     pub probe_l2: f64,
     /// L-BFGS iterations of the probe.
     pub probe_iterations: u64,
+    /// Epochs of supervised fine-tuning of an autoencoder's encoder with a softmax head
+    /// on the same images (the stacked-denoising protocol; 0 = frozen probe only).
+    pub finetune_epochs: usize,
+    /// Peak Adam learning rate of the fine-tuning (one-cycle).
+    pub finetune_lr: f64,
+    /// Mini-batch size of the fine-tuning.
+    pub finetune_batch: usize,
 }
 
 impl Default for FeatureSpec {
@@ -160,6 +167,10 @@ impl Default for FeatureSpec {
             knn_k: 5,
             probe_l2: 1.0,
             probe_iterations: 100,
+            // Pretrained encoders need a gentle rate: 1e-3 keeps what pretraining learned.
+            finetune_epochs: 10,
+            finetune_lr: 1e-3,
+            finetune_batch: 128,
         }
     }
 }
