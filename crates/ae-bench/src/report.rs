@@ -292,6 +292,27 @@ pub fn summary_latex(name: &str, budget: &str, rows: &[Row]) -> Vec<(String, Str
     files
 }
 
+/// What of summary.md a person reads in a terminal: the title and notes, the headline
+/// tables (test SSE per image) and the evaluation tasks' tables; not the MSE/PSNR tables
+/// (the same ranking in other units) nor the chart section (links to pictures).
+pub fn terminal_summary(summary: &str) -> String {
+    let mut out = String::new();
+    let mut keep = true;
+    for line in summary.lines() {
+        if let Some(heading) = line.strip_prefix("## ") {
+            keep = !(heading.starts_with("Charts")
+                || heading.contains("`test_mse_per_pixel`")
+                || heading.contains("`test_psnr_db`"));
+        }
+        if keep && !line.trim_start().starts_with("![") {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out.push_str("(MSE and PSNR tables, and every chart: summary.md)\n");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,5 +385,26 @@ mod tests {
             latex_escape("a_b&c%d#e$f{g}~^\\"),
             "a\\_b\\&c\\%d\\#e\\$f\\{g\\}\\textasciitilde{}\\textasciicircum{}\\textbackslash{}"
         );
+    }
+
+    #[test]
+    fn the_terminal_gets_the_headline_and_task_tables_only() {
+        let md = "# smoke\n\nProduced by: `x`\n\n## mnist: `test_sse_per_image`\n\n| a |\n\n\
+                  ## mnist: `test_mse_per_pixel`\n\n| b |\n\n## mnist: `test_psnr_db`\n\n| c |\n\n\
+                  ## Task `cluster`\n\n| d |\n\n## Charts\n\n### x.png\n\n![x.png](x.png)\n";
+        let t = terminal_summary(md);
+        for kept in [
+            "# smoke",
+            "Produced by",
+            "test_sse_per_image",
+            "| a |",
+            "Task `cluster`",
+            "| d |",
+        ] {
+            assert!(t.contains(kept), "{kept} missing:\n{t}");
+        }
+        for dropped in ["test_mse", "| b |", "test_psnr", "| c |", "Charts", "x.png"] {
+            assert!(!t.contains(dropped), "{dropped} kept:\n{t}");
+        }
     }
 }

@@ -456,7 +456,7 @@ fn print_outcome(outcome: &sweep::SweepOutcome) -> Result<()> {
     // What a person reads in a terminal: the tables and notes, not the chart links
     // (those are in summary.md, beside the charts).
     let summary = std::fs::read_to_string(outcome.run_dir.join("summary.md"))?;
-    print!("{}", terminal_summary(&summary));
+    print!("{}", ae_bench::report::terminal_summary(&summary));
     println!(
         "{} cells ok, {} failed, {} rows{}.",
         outcome.ok,
@@ -487,27 +487,6 @@ fn print_outcome(outcome: &sweep::SweepOutcome) -> Result<()> {
     Ok(())
 }
 
-/// What of summary.md a person reads in a terminal: the title and notes, the headline
-/// tables (test SSE per image) and the evaluation tasks' tables; not the MSE/PSNR tables
-/// (the same ranking in other units) nor the chart section (links to pictures).
-fn terminal_summary(summary: &str) -> String {
-    let mut out = String::new();
-    let mut keep = true;
-    for line in summary.lines() {
-        if let Some(heading) = line.strip_prefix("## ") {
-            keep = !(heading.starts_with("Charts")
-                || heading.contains("`test_mse_per_pixel`")
-                || heading.contains("`test_psnr_db`"));
-        }
-        if keep && !line.trim_start().starts_with("![") {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    out.push_str("(MSE and PSNR tables, and every chart: summary.md)\n");
-    out
-}
-
 /// One line per failed cell: what it was and why it failed.
 fn failed_cells(rows: &[store::Row]) -> Vec<String> {
     rows.iter()
@@ -519,30 +498,4 @@ fn failed_cells(rows: &[store::Row]) -> Vec<String> {
             )
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::terminal_summary;
-
-    #[test]
-    fn the_terminal_gets_the_headline_and_task_tables_only() {
-        let md = "# smoke\n\nProduced by: `x`\n\n## mnist: `test_sse_per_image`\n\n| a |\n\n\
-                  ## mnist: `test_mse_per_pixel`\n\n| b |\n\n## mnist: `test_psnr_db`\n\n| c |\n\n\
-                  ## Task `cluster`\n\n| d |\n\n## Charts\n\n### x.png\n\n![x.png](x.png)\n";
-        let t = terminal_summary(md);
-        for kept in [
-            "# smoke",
-            "Produced by",
-            "test_sse_per_image",
-            "| a |",
-            "Task `cluster`",
-            "| d |",
-        ] {
-            assert!(t.contains(kept), "{kept} missing:\n{t}");
-        }
-        for dropped in ["test_mse", "| b |", "test_psnr", "| c |", "Charts", "x.png"] {
-            assert!(!t.contains(dropped), "{dropped} kept:\n{t}");
-        }
-    }
 }
