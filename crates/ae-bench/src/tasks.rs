@@ -159,6 +159,26 @@ fn head(split: &Split, n: usize) -> (&[f32], &[u8]) {
     (&split.images[..n * split.dim()], &split.labels[..n])
 }
 
+/// The first `n` training images (0 = all) as a split of their own, for the tasks that
+/// train on them.
+fn head_split(split: &Split, n: usize) -> Split {
+    if n == 0 { split.clone() } else { split.head(n) }
+}
+
+/// The trained weights copied onto the autodiff backend, for the tasks that go on
+/// training the encoder (DEC, fine-tuning).
+fn on_autodiff<AD: AutodiffBackend>(
+    model: &AnyAe<AD::InnerBackend>,
+    checked: &CheckedAe,
+    device: &AD::Device,
+) -> Result<AnyAe<AD>> {
+    let flat = ae_core::flat::params_to_vec(model)?;
+    Ok(ae_core::flat::params_from_vec(
+        checked.init::<AD>(device),
+        &flat,
+    )?)
+}
+
 /// Runs the experiment's tasks on `codec`; `one_class` trains a fresh model of the same
 /// kind (absent for the pixel baseline, which has no reconstruction error). Also returns
 /// the cluster task's k-means fit, which DEC ([`run_ae_tasks`]) starts from.
@@ -411,20 +431,12 @@ pub fn run_ae_tasks<AD: AutodiffBackend>(
                 ae_eval::cluster::kmeans(&z, 10, c.restarts, ctx.seed)?
             }
         };
-        // The trained weights, on the autodiff backend.
-        let flat = ae_core::flat::params_to_vec(model)?;
-        let ae = ae_core::flat::params_from_vec(checked.init::<AD>(device), &flat)?;
         let mu = from_slice::<AD>(&init.centroids, 10, k, device);
         let dec = ae_core::dec::Dec {
-            ae,
+            ae: on_autodiff::<AD>(model, checked, device)?,
             centroids: Param::from_tensor(mu),
         };
-        let split = Split {
-            images: x.to_vec(),
-            labels: y.to_vec(),
-            height: ctx.train.height,
-            width: ctx.train.width,
-        };
+        let split = head_split(ctx.train, c.images);
         let spec = ae_core::dec::DecSpec {
             epochs: c.dec_epochs,
             ..Default::default()
@@ -442,16 +454,9 @@ pub fn run_ae_tasks<AD: AutodiffBackend>(
     let f = &ctx.spec.features;
     if ctx.spec.tasks.contains(&Task::Features) && f.finetune_epochs > 0 {
         ctx.bar.set_message("eval features: fine-tuning");
-        let (x, y) = head(ctx.train, f.train_images);
-        let flat = ae_core::flat::params_to_vec(model)?;
-        let ae = ae_core::flat::params_from_vec(checked.init::<AD>(device), &flat)?;
+        let ae = on_autodiff::<AD>(model, checked, device)?;
         let classifier = ae_core::finetune::Classifier::new(ae, 10, ctx.seed, device);
-        let split = Split {
-            images: x.to_vec(),
-            labels: y.to_vec(),
-            height: ctx.train.height,
-            width: ctx.train.width,
-        };
+        let split = head_split(ctx.train, f.train_images);
         let spec = ae_core::finetune::FinetuneSpec {
             epochs: f.finetune_epochs,
             batch_size: f.finetune_batch,

@@ -101,12 +101,7 @@ fn fixture() -> Split {
             images.push(v);
         }
     }
-    Split {
-        images,
-        labels: vec![0; 256],
-        height: 4,
-        width: 4,
-    }
+    crate::common::split_4x4(images)
 }
 
 fn arch() -> ArchSpec {

@@ -23,12 +23,7 @@ fn fixture() -> Split {
     let images = (0..96usize)
         .flat_map(|i| (0..16usize).map(move |p| ((p * 7 + i * 3) % 11) as f32 / 10.0))
         .collect();
-    Split {
-        images,
-        labels: vec![0; 96],
-        height: 4,
-        width: 4,
-    }
+    crate::common::split_4x4(images)
 }
 
 fn arch(hidden: &[usize]) -> ArchSpec {

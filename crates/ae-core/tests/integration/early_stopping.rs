@@ -11,12 +11,7 @@ fn fixture() -> Split {
     let images = (0..120usize)
         .flat_map(|i| (0..16usize).map(move |p| ((p * 5 + i * 7) % 13) as f32 / 12.0))
         .collect();
-    Split {
-        images,
-        labels: vec![0; 120],
-        height: 4,
-        width: 4,
-    }
+    crate::common::split_4x4(images)
 }
 
 #[test]

@@ -5,5 +5,6 @@
 mod backends;
 mod beyond;
 mod checkpoint;
+mod common;
 mod early_stopping;
 mod zoo;

@@ -43,12 +43,7 @@ fn fixture() -> Split {
             images.push(v);
         }
     }
-    Split {
-        images,
-        labels: vec![0; 64],
-        height: 4,
-        width: 4,
-    }
+    crate::common::split_4x4(images)
 }
 
 fn zoo() -> Vec<(AeConfig, usize)> {
