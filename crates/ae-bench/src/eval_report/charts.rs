@@ -131,7 +131,7 @@ pub fn draw_all(rows: &[Row], cells: &[CellRecord], dir: &Path) -> Result<Vec<Pa
 
     // Accuracy against code size for features and clustering; pixels as a flat line.
     for (name, metrics) in [
-        ("features", &["probe_acc", "knn_acc"][..]),
+        ("features", &["probe_acc", "knn_acc", "finetune_acc"][..]),
         ("cluster", &["kmeans_acc", "dec_acc"][..]),
     ] {
         if !t.values().any(|m| m.contains_key(metrics[0])) {
