@@ -465,14 +465,9 @@ pub fn run_ae_tasks<AD: AutodiffBackend>(
         let (tuned, _) = ae_core::finetune::fit(classifier, &split, spec, ctx.seed, device)?;
         let pred =
             ae_core::finetune::predict(&tuned, ctx.test.images, dim, ctx.spec.batch_size, device)?;
-        let right = pred
-            .iter()
-            .zip(ctx.test.labels)
-            .filter(|(p, y)| **p == usize::from(**y))
-            .count();
         m.push((
             "finetune_acc".into(),
-            right as f64 / pred.len().max(1) as f64,
+            ae_eval::classify::accuracy(pred.into_iter(), ctx.test.labels),
         ));
     }
     // The likelihood is that of a Bernoulli decoder: only BCE-trained VAEs have one.

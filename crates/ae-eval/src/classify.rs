@@ -75,7 +75,8 @@ fn same_dim(a: &Features<'_>, b: &Features<'_>) -> Result<()> {
     Ok(())
 }
 
-fn accuracy(pred: impl Iterator<Item = usize>, truth: &[u8]) -> f64 {
+/// Fraction of predicted classes equal to the true labels (over the labels given).
+pub fn accuracy(pred: impl Iterator<Item = usize>, truth: &[u8]) -> f64 {
     let hits = pred
         .zip(truth)
         .filter(|(p, t)| *p == usize::from(**t))
