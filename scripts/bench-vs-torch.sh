@@ -5,48 +5,63 @@
 # the machine's practical peak (MKL sgemm 2048^3 on the same threads, measured in the run).
 #
 #   scripts/bench-vs-torch.sh [--steps N] [--threads T] [--rounds R] [--backend B ...]
+#                             [--torch VERSION ...]
 #
-# Writes results/bench/<date>-vs-torch/{raw/*.csv,summary.md,command.txt}. The PyTorch side
-# installs (torch, scikit-learn) into a venv this script creates, .venv-torch or $TORCH_VENV;
-# CI does not run it.
+# Writes results/bench/<date>-vs-torch/{raw/*.csv,summary.md,command.txt}: medians over the
+# rounds with their spread (min–max), each workload against the faster PyTorch. Every
+# --torch VERSION (default: 2.15.0 and 2.9.0) gets its own venv, .venv-torch-VERSION under
+# $TORCH_VENV_DIR (default: the repository), created and filled (torch, scikit-learn) on
+# first use; rounds alternate ours, then each PyTorch. CI does not run it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-steps=50 threads=2 rounds=2 backends=()
+steps=200 threads=2 rounds=5 backends=() versions=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --steps) steps=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --backend) backends+=(--backend "$2"); shift 2 ;;
+    --torch) versions+=("$2"); shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
 [ ${#backends[@]} -gt 0 ] || backends=(--backend flex)
-venv=${TORCH_VENV:-.venv-torch}
-if ! "$venv/bin/python" -c "import torch, sklearn" 2>/dev/null; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet torch scikit-learn numpy
-fi
+[ ${#versions[@]} -gt 0 ] || versions=(2.15.0 2.9.0)
+venv_of() { echo "${TORCH_VENV_DIR:-.}/.venv-torch-$1"; }
+for v in "${versions[@]}"; do
+  venv=$(venv_of "$v")
+  if ! "$venv/bin/python" -c "import torch, sklearn" 2>/dev/null; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet "torch==$v" scikit-learn numpy threadpoolctl
+  fi
+done
 # Append-only: a second run on the same day gets its own folder.
 out="results/bench/$(date +%F)-vs-torch"
 n=1
 while [ -e "$out" ]; do n=$((n + 1)); out="results/bench/$(date +%F)-vs-torch-$n"; done
 mkdir -p "$out/raw"
-echo "$0 --steps $steps --threads $threads --rounds $rounds ${backends[*]}" > "$out/command.txt"
-cargo build --release -q -p ae-bench
+echo "$0 --steps $steps --threads $threads --rounds $rounds ${backends[*]}"\
+  "$(printf -- '--torch %s ' "${versions[@]}")" > "$out/command.txt"
+# $AE_BENCH_BIN: a binary built beforehand (e.g. to keep the build out of a quiet window).
+bin=${AE_BENCH_BIN:-${CARGO_TARGET_DIR:-target}/release/ae-bench}
+[ -n "${AE_BENCH_BIN:-}" ] || cargo build --release -q -p ae-bench
 # Both sides get exactly $threads threads and no more (rayon pool / torch.set_num_threads).
 export OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads
 for round in $(seq "$rounds"); do
   echo "round $round: ae-bench bench" >&2
-  target/release/ae-bench bench --steps "$steps" --threads "$threads" "${backends[@]}" \
+  "$bin" bench --steps "$steps" --threads "$threads" "${backends[@]}" \
     > "$out/raw/ours-$round.csv"
-  echo "round $round: PyTorch" >&2
-  "$venv/bin/python" scripts/torch_reference.py --steps "$steps" --threads "$threads" \
-    2>/dev/null > "$out/raw/torch-$round.csv"
+  for v in "${versions[@]}"; do
+    echo "round $round: PyTorch $v" >&2
+    "$(venv_of "$v")/bin/python" scripts/torch_reference.py --steps "$steps" \
+      --threads "$threads" 2>/dev/null > "$out/raw/torch-$v-$round.csv"
+  done
 done
 {
   echo "- machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs; threads used: $threads"
-  echo "- torch $("$venv/bin/python" -c 'import torch; print(torch.__version__)' 2>/dev/null),"\
-    "$(target/release/ae-bench --version), git $(git rev-parse --short HEAD)"
+  for v in "${versions[@]}"; do
+    echo "- torch $("$(venv_of "$v")/bin/python" -c 'import torch; print(torch.__version__)')"
+  done
+  echo "- $("$bin" --version), git $(git rev-parse --short HEAD)"
 } > "$out/machine.txt"
 python3 scripts/bench_summary.py "$out"

@@ -8,6 +8,9 @@
 # its CUDA runtime packages (~4 GB in all); libtorch runs on the CPU without a GPU.
 #
 #   scripts/tch-smoke.sh            # venv in .venv-tch, or $TCH_VENV
+#
+# Writes results/bench/<date>-tch-smoke/{output.txt,command.txt,machine.txt} (append-only:
+# a second run on the same day gets its own folder), which the README's tch numbers cite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=${TCH_VENV:-.venv-tch}
@@ -24,6 +27,17 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/tch"
 cargo build --release -p ae-bench --features tch
 bin="$CARGO_TARGET_DIR/release/ae-bench"
 out=$(mktemp -d)
+folder="results/bench/$(date +%F)-tch-smoke"
+n=1
+while [ -e "$folder" ]; do n=$((n + 1)); folder="results/bench/$(date +%F)-tch-smoke-$n"; done
+mkdir -p "$folder"
+echo "$0" > "$folder/command.txt"
+{
+  echo "- machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs"
+  echo "- libtorch from torch $(python3 -c 'import torch; print(torch.__version__)')"
+  echo "- $("$bin" --version), git $(git rev-parse --short HEAD)"
+} > "$folder/machine.txt"
+exec > >(tee "$folder/output.txt") 2>&1
 echo "== one smoke cell on tch (mlp-256, code 30, MNIST, seed 0)"
 "$bin" sweep --backend tch --out "$out" \
   --set 'datasets=["mnist"]' --set 'seeds=[0]' --set 'code_sizes=[30]' \

@@ -142,10 +142,12 @@ def main():
               flush=True)
 
     s, w = a.steps, a.warmup
-    row("pytorch", "deep_ae_784_1000_500_250_30", 128, s, time_ae(deep_ae(), bce, 128, s, w))
-    row("pytorch", "conv_ae_16_32_k30", 128, s, time_ae(ConvAe(), bce, 128, s, w))
-    row("pytorch", "vae_784_500_k30", 128, s, time_ae(Vae(), lambda m, x: m.loss(x), 128, s, w))
-    row("pytorch", "rbm_cd1_784x1000", 100, s, time_rbm(100, s, w))
+    # The version in the name: bench-vs-torch.sh runs two PyTorch releases side by side.
+    impl = "pytorch-" + torch.__version__.split("+")[0]
+    row(impl, "deep_ae_784_1000_500_250_30", 128, s, time_ae(deep_ae(), bce, 128, s, w))
+    row(impl, "conv_ae_16_32_k30", 128, s, time_ae(ConvAe(), bce, 128, s, w))
+    row(impl, "vae_784_500_k30", 128, s, time_ae(Vae(), lambda m, x: m.loss(x), 128, s, w))
+    row(impl, "rbm_cd1_784x1000", 100, s, time_rbm(100, s, w))
 
     # scikit-learn's PCA with every component, on the same float32 data; ae-bench's rule
     # for the number of fits (a tenth of the steps).
@@ -179,7 +181,7 @@ def main():
     reps = 10
     secs = timed(lambda: m @ m, reps, 2)
     gflops = 2 * 2048**3 * reps / secs / 1e9
-    print(f"pytorch,cpu,sgemm_2048,{a.threads},0,{reps},{secs:.4f},{gflops:.1f},", flush=True)
+    print(f"{impl},cpu,sgemm_2048,{a.threads},0,{reps},{secs:.4f},{gflops:.1f},", flush=True)
 
 
 if __name__ == "__main__":

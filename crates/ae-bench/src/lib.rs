@@ -24,3 +24,4 @@ pub mod store;
 pub mod sweep;
 pub mod tasks;
 pub mod theory;
+pub mod to_target;

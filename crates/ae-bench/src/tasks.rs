@@ -172,7 +172,7 @@ fn on_autodiff<AD: AutodiffBackend>(
     checked: &CheckedAe,
     device: &AD::Device,
 ) -> Result<AnyAe<AD>> {
-    let flat = ae_core::flat::params_to_vec(model)?;
+    let flat: Vec<f32> = ae_core::flat::params_to_vec(model)?;
     Ok(ae_core::flat::params_from_vec(
         checked.init::<AD>(device),
         &flat,

@@ -18,8 +18,14 @@ use crate::flat::{grads_to_vec, params_from_vec, params_to_vec};
 use crate::model::{Autoencoder, to_vec};
 use crate::zoo::AnyAe;
 
-/// A point, the cost there and the gradient there.
-type Evaluated = (Vec<f64>, f64, Vec<f64>);
+/// The last point evaluated, its cost and its gradient.
+#[derive(Default)]
+struct Cache {
+    at: Vec<f64>,
+    cost: f64,
+    grad: Vec<f64>,
+    valid: bool,
+}
 
 /// Seconds spent in [`BatchObjective::eval`]'s forward and backward passes, and in moving
 /// parameters and gradients between the solver's f64 vectors and the module.
@@ -36,9 +42,11 @@ struct BatchObjective<B: AutodiffBackend> {
     model: AnyAe<B>,
     input: Tensor<B, 2>,
     target: Tensor<B, 2>,
-    /// The line search asks for the cost and the gradient at the same point separately;
-    /// one forward and backward pass answers both.
-    cache: RefCell<Option<Evaluated>>,
+    /// The line search asks for the cost and the gradient at the same point separately,
+    /// and the solver asks again at the point it accepts; one forward and backward pass
+    /// answers all. The point's buffer is reused: 8 bytes × every parameter (22 MB for the
+    /// Hinton net), and a fresh allocation of that size page-faults on every evaluation.
+    cache: RefCell<Cache>,
     evaluations: Cell<usize>,
     /// The reconstruction part of the cost at the first point evaluated (the start).
     start_recon: Cell<Option<f64>>,
@@ -46,15 +54,45 @@ struct BatchObjective<B: AutodiffBackend> {
 }
 
 impl<B: AutodiffBackend> BatchObjective<B> {
-    fn eval(&self, p: &[f64]) -> Result<(f64, Vec<f64>)> {
-        if let Some((at, cost, grad)) = self.cache.borrow().as_ref()
-            && at.as_slice() == p
+    /// The cost at `p`, evaluating (and caching the gradient) unless `p` was the last point.
+    fn cost_at(&self, p: &[f64]) -> Result<f64> {
         {
-            return Ok((*cost, grad.clone()));
+            let c = self.cache.borrow();
+            if c.valid && c.at.as_slice() == p {
+                return Ok(c.cost);
+            }
         }
+        let (cost, grad) = self.eval(p)?;
+        self.store(p, cost, grad);
+        Ok(cost)
+    }
+
+    /// The gradient at `p`, evaluating unless `p` was the last point.
+    fn gradient_at(&self, p: &[f64]) -> Result<Vec<f64>> {
+        {
+            let c = self.cache.borrow();
+            if c.valid && c.at.as_slice() == p {
+                return Ok(c.grad.clone());
+            }
+        }
+        let (cost, grad) = self.eval(p)?;
+        self.store(p, cost, grad.clone());
+        Ok(grad)
+    }
+
+    fn store(&self, p: &[f64], cost: f64, grad: Vec<f64>) {
+        let mut c = self.cache.borrow_mut();
+        c.at.clear();
+        c.at.extend_from_slice(p);
+        c.cost = cost;
+        c.grad = grad;
+        c.valid = true;
+    }
+
+    /// One forward and backward pass at `p`: the cost and its gradient.
+    fn eval(&self, p: &[f64]) -> Result<(f64, Vec<f64>)> {
         let t = Instant::now();
-        let flat: Vec<f32> = p.iter().map(|&v| v as f32).collect();
-        let model = params_from_vec(self.model.clone(), &flat)?;
+        let model = params_from_vec(self.model.clone(), p)?;
         let copy_in = t.elapsed().as_secs_f64();
         let t = Instant::now();
         let out = model.loss_against(self.input.clone(), self.target.clone());
@@ -71,12 +109,8 @@ impl<B: AutodiffBackend> BatchObjective<B> {
         let grads = GradientsParams::from_grads(out.total.backward(), &model);
         let passes = t.elapsed().as_secs_f64();
         let t = Instant::now();
-        let grad: Vec<f64> = grads_to_vec(&model, &grads)?
-            .into_iter()
-            .map(f64::from)
-            .collect();
+        let grad: Vec<f64> = grads_to_vec(&model, &grads)?;
         self.evaluations.set(self.evaluations.get() + 1);
-        *self.cache.borrow_mut() = Some((p.to_vec(), cost, grad.clone()));
         let mut times = self.times.get();
         times.passes += passes;
         times.copies += copy_in + t.elapsed().as_secs_f64();
@@ -90,7 +124,7 @@ impl<B: AutodiffBackend> CostFunction for BatchObjective<B> {
     type Output = f64;
 
     fn cost(&self, p: &Vec<f64>) -> std::result::Result<f64, argmin::core::Error> {
-        let (cost, _) = self.eval(p)?;
+        let cost = self.cost_at(p)?;
         if !cost.is_finite() {
             // An infinite cost makes the line search shrink its step instead of failing.
             return Ok(f64::INFINITY);
@@ -104,7 +138,7 @@ impl<B: AutodiffBackend> Gradient for BatchObjective<B> {
     type Gradient = Vec<f64>;
 
     fn gradient(&self, p: &Vec<f64>) -> std::result::Result<Vec<f64>, argmin::core::Error> {
-        Ok(self.eval(p)?.1)
+        Ok(self.gradient_at(p)?)
     }
 }
 
@@ -136,17 +170,17 @@ pub fn cg_batch<B: AutodiffBackend>(
     line_searches: u64,
 ) -> Result<(AnyAe<B>, CgStep)> {
     let t = Instant::now();
-    let start: Vec<f64> = params_to_vec(&model)?.into_iter().map(f64::from).collect();
+    let start: Vec<f64> = params_to_vec(&model)?;
     let objective = BatchObjective {
         model: model.clone(),
         input,
         target,
-        cache: RefCell::new(None),
+        cache: RefCell::new(Cache::default()),
         evaluations: Cell::new(0),
         start_recon: Cell::new(None),
         times: Cell::new(CgTimes::default()),
     };
-    let (cost_before, _) = objective.eval(&start)?;
+    let cost_before = objective.cost_at(&start)?;
     let recon_before = objective.start_recon.get().unwrap_or(f64::NAN);
     let times_of = |o: &BatchObjective<B>| o.times.get();
     let solver =
@@ -178,8 +212,7 @@ pub fn cg_batch<B: AutodiffBackend>(
             Err(_solver) => (start, cost_before, 0, CgTimes::default()),
         },
     };
-    let flat: Vec<f32> = best.iter().map(|&v| v as f32).collect();
-    let model = params_from_vec(model, &flat)?;
+    let model = params_from_vec(model, &best)?;
     Ok((
         model,
         CgStep {
@@ -215,10 +248,11 @@ mod tests {
         .check(12, 3)
         .unwrap();
         let model = checked.init::<A>(&d);
-        let flat = params_to_vec(&model).unwrap();
+        let flat: Vec<f32> = params_to_vec(&model).unwrap();
         assert_eq!(flat.len(), model.num_params());
         let same = params_from_vec(model.clone(), &flat).unwrap();
-        assert_eq!(params_to_vec(&same).unwrap(), flat);
+        let back: Vec<f32> = params_to_vec(&same).unwrap();
+        assert_eq!(back, flat);
         assert!(params_from_vec(model.clone(), &flat[1..]).is_err());
         let x: Vec<f32> = (0..16 * 12)
             .map(|i| ((i * 7 % 11) as f32 / 10.0).min(1.0))

@@ -5,26 +5,17 @@
 //! in the same units.
 
 use burn::prelude::*;
-use burn::tensor::activation::{sigmoid, softplus};
 
 use crate::config::ReconLoss;
+use crate::kernel::sigmoid;
 
 /// Squared error summed over pixels, mean over the batch: `[batch, dim]` x2 -> `[1]`.
 pub fn sse_per_image<B: Backend>(x_hat: Tensor<B, 2>, x: Tensor<B, 2>) -> Tensor<B, 1> {
     (x_hat - x).square().sum_dim(1).mean()
 }
 
-/// Per-image binary cross-entropy from logits, summed over pixels: `[batch, 1]`.
-pub fn bce_with_logits_rows<B: Backend>(logits: Tensor<B, 2>, x: Tensor<B, 2>) -> Tensor<B, 2> {
-    let pos = logits.clone().clamp_min(0.0);
-    let log1p = softplus(logits.clone().abs().neg(), 1.0);
-    (pos - logits * x + log1p).sum_dim(1)
-}
-
-/// KL(N(μ, σ²) ‖ N(0, I)) per image in closed form, 0.5 Σ_j (μ² + σ² − 1 − ln σ²): `[batch, 1]`.
-pub fn gaussian_kl_rows<B: Backend>(mu: Tensor<B, 2>, logvar: Tensor<B, 2>) -> Tensor<B, 2> {
-    (mu.square() + logvar.clone().exp() - logvar - 1.0).sum_dim(1) * 0.5
-}
+// One fused pass each way on flex (see `kernel::loss`), burn ops elsewhere.
+pub use crate::kernel::{bce_with_logits_rows, gaussian_kl_rows};
 
 /// Σ_j KL(Bernoulli(ρ) ‖ Bernoulli(ρ̂_j)) for mean activations `rho_hat` `[1, units]`;
 /// ρ̂ is clamped to [1e-6, 1 − 1e-6] so a dead or saturated unit gives a large, finite value.
@@ -50,9 +41,7 @@ pub fn bce_with_logits_per_image<B: Backend>(
     logits: Tensor<B, 2>,
     x: Tensor<B, 2>,
 ) -> Tensor<B, 1> {
-    let pos = logits.clone().clamp_min(0.0);
-    let log1p = softplus(logits.clone().abs().neg(), 1.0);
-    (pos - logits * x + log1p).sum_dim(1).mean()
+    bce_with_logits_rows(logits, x).mean()
 }
 
 /// Reconstruction loss from decoder logits, in the units of the metrics.

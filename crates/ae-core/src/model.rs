@@ -57,7 +57,7 @@ impl<B: Backend> AeOutput<B> {
             recon,
             terms,
             code,
-            reconstruction: burn::tensor::activation::sigmoid(logits),
+            reconstruction: crate::kernel::sigmoid(logits),
         }
     }
 

@@ -243,6 +243,23 @@ pub struct BenchArgs {
     /// Also write the CSV to this file.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Instead of fixed steps: train the deep ReLU AE 784-1000-500-250-30 on MNIST with a
+    /// one-cycle Adam recipe, measure the test SSE per image after every epoch, and report
+    /// the wall time at which it first reaches this target (scripts/time-to-target.sh).
+    #[arg(long, value_name = "SSE")]
+    pub to_target: Option<f64>,
+    /// --to-target: epochs of the one-cycle schedule.
+    #[arg(long, default_value_t = 30, requires = "to_target", value_parser = at_least_one)]
+    pub epochs: usize,
+    /// --to-target: mini-batch size.
+    #[arg(long, default_value_t = 128, requires = "to_target", value_parser = at_least_one)]
+    pub batch: usize,
+    /// --to-target: peak learning rate.
+    #[arg(long, default_value_t = 3e-3, requires = "to_target")]
+    pub lr: f64,
+    /// --to-target: seed of the weights and the batch order.
+    #[arg(long, default_value_t = 0, requires = "to_target")]
+    pub seed: u64,
 }
 
 // `ae-bench slurm submit`: its arguments (the subcommand's help is the variant's doc in main.rs).

@@ -1,6 +1,7 @@
 //! What each subcommand does, one function per subcommand (part of the `ae-bench`
 //! binary): the library computes, these print what a person reads and set the exit code.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -312,7 +313,22 @@ pub fn bench(opts: BenchArgs) -> Result<()> {
         warmup,
         threads,
         out,
+        to_target,
+        epochs,
+        batch,
+        lr,
+        seed,
     } = opts;
+    if let Some(target) = to_target {
+        let spec = ae_bench::to_target::TargetSpec {
+            epochs,
+            batch,
+            lr,
+            threads,
+            seed,
+        };
+        return time_to_target(&spec, target, out);
+    }
     let spec = bench::BenchSpec {
         backends: backend,
         workloads: if workload.is_empty() {
@@ -337,6 +353,45 @@ pub fn bench(opts: BenchArgs) -> Result<()> {
         let mut csv = Vec::new();
         bench::write_csv(&rows, &mut csv)?;
         std::fs::write(&path, csv).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// `ae-bench bench --to-target`.
+fn time_to_target(
+    spec: &ae_bench::to_target::TargetSpec,
+    target: f64,
+    out: Option<PathBuf>,
+) -> Result<()> {
+    use ae_bench::to_target;
+    if !(target.is_finite() && target > 0.0) {
+        anyhow::bail!("--to-target: expected a positive test SSE per image, got {target}");
+    }
+    if !(spec.lr.is_finite() && spec.lr > 0.0) {
+        anyhow::bail!("--lr: expected a positive learning rate, got {}", spec.lr);
+    }
+    let rows = to_target::run(spec, |r| {
+        eprintln!(
+            "epoch {:>3}  test SSE {:.4}  train {:.1} s  wall {:.1} s",
+            r.epoch, r.test_sse, r.train_seconds, r.wall_seconds
+        )
+    })?;
+    let mut csv = Vec::new();
+    to_target::write_csv(spec, &rows, &mut csv)?;
+    std::io::stdout().lock().write_all(&csv)?;
+    if let Some(path) = out {
+        std::fs::write(&path, &csv).with_context(|| format!("writing {}", path.display()))?;
+    }
+    match to_target::reached(&rows, target) {
+        Some(r) => eprintln!(
+            "reached test SSE {:.4} <= {target} at epoch {} of {}: {:.1} s wall ({:.1} s training)",
+            r.test_sse, r.epoch, spec.epochs, r.wall_seconds, r.train_seconds
+        ),
+        None => eprintln!(
+            "not reached: test SSE {:.4} after {} epochs (target {target})",
+            rows.last().map_or(f64::NAN, |r| r.test_sse),
+            spec.epochs
+        ),
     }
     Ok(())
 }

@@ -485,7 +485,7 @@ fn stacked_to_autodiff<B: Backend>(
     checked: &CheckedAe,
     device: &B::Device,
 ) -> Result<AnyAe<Autodiff<B>>> {
-    let flat = ae_core::flat::params_to_vec(&model)?;
+    let flat: Vec<f32> = ae_core::flat::params_to_vec(&model)?;
     let fresh = checked.init::<Autodiff<B>>(device);
     Ok(ae_core::flat::params_from_vec(fresh, &flat)?)
 }

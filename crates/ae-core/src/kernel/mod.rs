@@ -77,6 +77,9 @@ mod pointwise;
 pub use pointwise::*;
 mod momentum;
 pub use momentum::*;
+mod binary;
+mod loss;
+pub use loss::*;
 
 #[cfg(test)]
 mod tests;

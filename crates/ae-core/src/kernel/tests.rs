@@ -319,3 +319,108 @@ fn other_backends_use_burn() {
     let b = Tensor::<NdArray, 2>::ones([3, 4], &dev);
     assert_eq!(data(matmul(a, b)), vec![3.0; 8]);
 }
+
+/// ln(1 + t) on [0, 1] against f64's `ln_1p`, through both branches of the reduction.
+#[test]
+fn ln_1p_is_accurate() {
+    for i in 0..=100_000 {
+        let t = i as f32 * 1e-5;
+        let (got, want) = (f64::from(ln_1p_unit(t)), f64::from(t).ln_1p());
+        assert!(
+            (got - want).abs() <= 2.5e-7 * want.max(1e-30) + 1e-12,
+            "ln(1 + {t}) = {got}, want {want}"
+        );
+    }
+}
+
+/// Outputs and both input gradients of `f` under a fixed upstream weighting.
+fn value_and_grads<B: AutodiffBackend>(
+    a: TensorData,
+    b: TensorData,
+    f: impl Fn(Tensor<B, 2>, Tensor<B, 2>) -> Tensor<B, 2>,
+) -> [Vec<f32>; 3] {
+    let dev = Default::default();
+    let a = Tensor::<B, 2>::from_data(a, &dev).require_grad();
+    let b = Tensor::<B, 2>::from_data(b, &dev).require_grad();
+    let y = f(a.clone(), b.clone());
+    let n = y.shape().num_elements();
+    let r: Vec<f32> = (0..n)
+        .map(|i| ((i * 7919) % 13) as f32 / 6.0 - 1.0)
+        .collect();
+    let r = Tensor::<B, 1>::from_data(TensorData::new(r, [n]), &dev).reshape(y.shape());
+    let g = (y.clone() * r).sum().backward();
+    let grad = |t: Tensor<B, 2>| t.grad(&g).unwrap().into_data().to_vec().unwrap();
+    [data(y), grad(a), grad(b)]
+}
+
+/// The fused loss kernels (forward and both gradients) equal the same functions in burn
+/// ops differentiated by burn on ndarray, at a width that splits rows across tasks and
+/// with logits far into both tails.
+#[test]
+fn loss_kernels_match_burn_ops_and_their_gradients() {
+    type Ref = Autodiff<NdArray>;
+    let dev = Default::default();
+    let eps = Tensor::<NdArray, 2>::random([45, 30], Distribution::Normal(0.0, 1.0), &dev);
+    let cases: [(&str, [usize; 2], Distribution, Distribution); 3] = [
+        (
+            "bce",
+            [130, 784],
+            Distribution::Uniform(-30.0, 30.0),
+            Distribution::Uniform(0.0, 1.0),
+        ),
+        (
+            "kl",
+            [45, 30],
+            Distribution::Normal(0.0, 2.0),
+            Distribution::Uniform(-6.0, 3.0),
+        ),
+        (
+            "reparam",
+            [45, 30],
+            Distribution::Normal(0.0, 2.0),
+            Distribution::Uniform(-6.0, 3.0),
+        ),
+    ];
+    for (name, dims, da, db) in cases {
+        let a = Tensor::<NdArray, 2>::random(dims, da, &dev).into_data();
+        let b = Tensor::<NdArray, 2>::random(dims, db, &dev).into_data();
+        let eps_flex = || Tensor::<AdFlex, 2>::from_data(eps.to_data(), &FlexDevice);
+        let eps_ref = || Tensor::<Ref, 2>::from_data(eps.to_data(), &dev);
+        let (got, want) = match name {
+            "bce" => (
+                value_and_grads::<AdFlex>(a.clone(), b.clone(), bce_with_logits_rows),
+                value_and_grads::<Ref>(a, b, bce_with_logits_rows),
+            ),
+            "kl" => (
+                value_and_grads::<AdFlex>(a.clone(), b.clone(), gaussian_kl_rows),
+                value_and_grads::<Ref>(a, b, gaussian_kl_rows),
+            ),
+            _ => (
+                value_and_grads::<AdFlex>(a.clone(), b.clone(), |m, v| {
+                    reparameterize(m, v, eps_flex())
+                }),
+                value_and_grads::<Ref>(a, b, |m, v| reparameterize(m, v, eps_ref())),
+            ),
+        };
+        for (g, w) in got.into_iter().zip(want) {
+            close(g, w);
+        }
+    }
+}
+
+/// On flex without autodiff the loss kernels give the same values as on ndarray.
+#[test]
+fn loss_kernels_match_without_autodiff() {
+    let dev = Default::default();
+    let l = Tensor::<NdArray, 2>::random([9, 50], Distribution::Uniform(-8.0, 8.0), &dev);
+    let x = Tensor::<NdArray, 2>::random([9, 50], Distribution::Default, &dev);
+    let flex = |t: &Tensor<NdArray, 2>| Tensor::<Flex, 2>::from_data(t.to_data(), &FlexDevice);
+    close(
+        data(bce_with_logits_rows(flex(&l), flex(&x))),
+        data(bce_with_logits_rows(l.clone(), x.clone())),
+    );
+    close(
+        data(gaussian_kl_rows(flex(&l), flex(&x))),
+        data(gaussian_kl_rows(l, x)),
+    );
+}

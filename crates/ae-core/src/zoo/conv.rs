@@ -14,10 +14,9 @@
 use burn::module::{Initializer, Param};
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::sigmoid;
 
 use crate::config::ReconLoss;
-use crate::kernel::{affine, depth_to_space2, im2col3x3, linear, max_pool2, relu};
+use crate::kernel::{affine, depth_to_space2, im2col3x3, linear, max_pool2, relu, sigmoid};
 use crate::loss::recon_loss;
 use crate::model::{AeOutput, Autoencoder, Codec};
 

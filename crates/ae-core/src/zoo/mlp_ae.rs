@@ -1,9 +1,9 @@
 //! The MLP autoencoder shared by the shallow, deep, sparse, denoising and contractive
 //! variants: one body, and a [`Regularizer`] that is the only thing that differs.
 
+use crate::kernel::sigmoid;
 use burn::module::Param;
 use burn::prelude::*;
-use burn::tensor::activation::sigmoid;
 
 use crate::config::{CheckedAe, ReconLoss, Sparsity};
 use crate::loss::{bernoulli_kl_sum, recon_loss};

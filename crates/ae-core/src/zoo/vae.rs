@@ -3,11 +3,10 @@
 
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::sigmoid;
 
 use super::conv::{ConvDecoder, ConvEncoder};
 use crate::config::{AeConfig, CheckedAe, ReconLoss};
-use crate::kernel::linear;
+use crate::kernel::{linear, reparameterize, sigmoid};
 use crate::loss::{bce_with_logits_rows, gaussian_kl_rows, recon_loss};
 use crate::mlp::{Mlp, MlpConfig};
 use crate::model::{AeOutput, Autoencoder, Codec};
@@ -160,7 +159,7 @@ impl<B: Backend> Autoencoder<B> for Vae<B> {
     fn loss_against(&self, input: Tensor<B, 2>, target: Tensor<B, 2>) -> AeOutput<B> {
         let (mu, logvar) = self.posterior(input);
         let eps = crate::noise::normal(mu.dims(), 1.0, &mu.device());
-        let z = mu.clone() + (logvar.clone() * 0.5).exp() * eps;
+        let z = reparameterize(mu.clone(), logvar.clone(), eps);
         let logits = self.logits(z);
         let recon = recon_loss(self.loss, logits.clone(), target);
         let kl = gaussian_kl_rows(mu.clone(), logvar).mean() * self.beta;
