@@ -174,7 +174,18 @@ fn fused_adamw_matches_burn_adamw() {
     );
 }
 
-/// Output and input gradient of `f` under a random upstream weighting `r`.
+/// Σ r ⊙ y for a fixed, backend-independent weighting r of the outputs: its gradient is
+/// a generic upstream gradient for testing a backward pass.
+fn weighted_sum<B: Backend, const O: usize>(y: Tensor<B, O>) -> Tensor<B, 1> {
+    let n = y.shape().num_elements();
+    let r: Vec<f32> = (0..n)
+        .map(|i| ((i * 7919) % 13) as f32 / 6.0 - 1.0)
+        .collect();
+    let r = Tensor::<B, 1>::from_data(TensorData::new(r, [n]), &y.device()).reshape(y.shape());
+    (y * r).sum()
+}
+
+/// Output and input gradient of `f` under the upstream weighting of [`weighted_sum`].
 fn value_and_grad<B: AutodiffBackend, const I: usize, const O: usize>(
     x: TensorData,
     f: impl Fn(Tensor<B, I>) -> Tensor<B, O>,
@@ -182,13 +193,7 @@ fn value_and_grad<B: AutodiffBackend, const I: usize, const O: usize>(
     let dev = Default::default();
     let x = Tensor::<B, I>::from_data(x, &dev).require_grad();
     let y = f(x.clone());
-    // A fixed, backend-independent weighting of the outputs.
-    let n = y.shape().num_elements();
-    let r: Vec<f32> = (0..n)
-        .map(|i| ((i * 7919) % 13) as f32 / 6.0 - 1.0)
-        .collect();
-    let r = Tensor::<B, 1>::from_data(TensorData::new(r, [n]), &dev).reshape(y.shape());
-    let g = (y.clone() * r).sum().backward();
+    let g = weighted_sum(y.clone()).backward();
     let y = y.into_data().to_vec().unwrap();
     (y, x.grad(&g).unwrap().into_data().to_vec().unwrap())
 }
@@ -343,12 +348,7 @@ fn value_and_grads<B: AutodiffBackend>(
     let a = Tensor::<B, 2>::from_data(a, &dev).require_grad();
     let b = Tensor::<B, 2>::from_data(b, &dev).require_grad();
     let y = f(a.clone(), b.clone());
-    let n = y.shape().num_elements();
-    let r: Vec<f32> = (0..n)
-        .map(|i| ((i * 7919) % 13) as f32 / 6.0 - 1.0)
-        .collect();
-    let r = Tensor::<B, 1>::from_data(TensorData::new(r, [n]), &dev).reshape(y.shape());
-    let g = (y.clone() * r).sum().backward();
+    let g = weighted_sum(y.clone()).backward();
     let grad = |t: Tensor<B, 2>| t.grad(&g).unwrap().into_data().to_vec().unwrap();
     [data(y), grad(a), grad(b)]
 }
