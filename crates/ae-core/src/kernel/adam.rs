@@ -82,28 +82,40 @@ impl FusedAdam {
             .zip(m.par_chunks_mut(ELEMS_PER_TASK))
             .zip(v.par_chunks_mut(ELEMS_PER_TASK))
             .for_each(|(((p, g), m), v)| {
-                // Compiled for the best instruction set found at run time (AVX2 / AVX-512),
-                // so the loop vectorises without building for one CPU.
-                pulp::Arch::new().dispatch(
-                    #[inline(always)]
-                    || {
-                        let n = p.len();
-                        let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
-                        if wd {
-                            p.iter_mut().for_each(|p| *p *= decay);
-                        }
-                        for i in 0..n {
-                            m[i] = b1 * m[i] + (1.0 - b1) * g[i];
-                            v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i];
-                            p[i] -= lr * (m[i] * factor) / (v[i].sqrt() + eps);
-                        }
-                    },
-                )
+                let n = p.len();
+                let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
+                pulp::Arch::new().dispatch(AdamLoop {
+                    p,
+                    g,
+                    m,
+                    v,
+                    k: [b1, b2, factor, eps, lr, decay],
+                    wd,
+                })
             });
         let state = AdaptiveMomentumState::new(time, from_host(m, &shape), from_host(v, &shape));
         (from_host(p, &shape), Some(AdamState::new(state)))
     }
 }
+
+simd_kernel!(AdamLoop<'a> {
+    p: &'a mut [f32],
+    g: &'a [f32],
+    m: &'a mut [f32],
+    v: &'a mut [f32],
+    k: [f32; 6],
+    wd: bool,
+} {
+    let [b1, b2, factor, eps, lr, decay] = k;
+    if wd {
+        p.iter_mut().for_each(|p| *p *= decay);
+    }
+    for i in 0..p.len() {
+        m[i] = b1 * m[i] + (1.0 - b1) * g[i];
+        v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i];
+        p[i] -= lr * (m[i] * factor) / (v[i].sqrt() + eps);
+    }
+});
 
 impl<B: Backend> SimpleOptimizer<B> for FusedAdam {
     type State<const D: usize> = AdamState<B, D>;

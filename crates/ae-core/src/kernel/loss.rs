@@ -64,6 +64,20 @@ pub fn bce_with_logits_rows<B: Backend>(logits: Tensor<B, 2>, x: Tensor<B, 2>) -
     })
 }
 
+simd_kernel!(BceRow<'a> {
+    elems: &'a mut [f32],
+    sigma: &'a mut [f32],
+    logits: &'a [f32],
+    x: &'a [f32],
+} {
+    for (((e, s), &l), &x) in elems.iter_mut().zip(sigma.iter_mut()).zip(logits).zip(x) {
+        let t = exp_f32(-l.abs());
+        let r = 1.0 / (1.0 + t);
+        *s = if l >= 0.0 { r } else { t * r };
+        *e = l.max(0.0) - l * x + ln_1p_unit(t);
+    }
+});
+
 /// [`bce_with_logits_rows`]'s op; keeps σ(l), the logits' gradient without a second `exp`.
 #[derive(Clone, Debug, Default)]
 struct BceRows {
@@ -91,20 +105,13 @@ impl FlexBinary for BceRows {
                         .zip(logits.chunks(width))
                         .zip(x.chunks(width))
                     {
-                        pulp::Arch::new().dispatch(
-                            #[inline(always)]
-                            || {
-                                for (((e, s), &l), &x) in
-                                    elems.iter_mut().zip(s.iter_mut()).zip(l).zip(x)
-                                {
-                                    let t = exp_f32(-l.abs());
-                                    let r = 1.0 / (1.0 + t);
-                                    *s = if l >= 0.0 { r } else { t * r };
-                                    *e = l.max(0.0) - l * x + ln_1p_unit(t);
-                                }
-                                *sum = lane_sum(&elems);
-                            },
-                        );
+                        pulp::Arch::new().dispatch(BceRow {
+                            elems: &mut elems,
+                            sigma: s,
+                            logits: l,
+                            x,
+                        });
+                        *sum = lane_sum(&elems);
                     }
                 });
         }

@@ -65,6 +65,31 @@ pub(super) fn is_flex<B: Backend>() -> bool {
     b == TypeId::of::<Flex>() || b == TypeId::of::<AdFlex>()
 }
 
+/// Declares a loop kernel `$name { fields } body` that `pulp::Arch::new().dispatch(..)`
+/// runs compiled for the best instruction set found at run time (AVX-512 / AVX2), so plain
+/// loops over slices vectorise without building for one CPU.
+///
+/// Why not a closure: `dispatch(#[inline(always)] || ..)` calls the closure through its
+/// `FnOnce::call_once` shim, which is not inlined into pulp's `#[target_feature]` function,
+/// so the body was compiled for baseline x86-64 (SSE, 4 lanes, `floorf` calls): `perf` on a
+/// VAE step found Adam (25 % of it) and the BCE loop (10 %) running as SSE code. A
+/// `WithSimd` impl's generic, `#[inline(always)]` `with_simd` is inlined there.
+macro_rules! simd_kernel {
+    ($name:ident<$lt:lifetime> { $($field:ident : $ty:ty),* $(,)? } $body:block) => {
+        struct $name<$lt> {
+            $($field: $ty),*
+        }
+        impl<$lt> pulp::WithSimd for $name<$lt> {
+            type Output = ();
+            #[inline(always)]
+            fn with_simd<S: pulp::Simd>(self, _simd: S) {
+                let $name { $($field),* } = self;
+                $body
+            }
+        }
+    };
+}
+
 mod matmul;
 pub use matmul::*;
 mod adam;

@@ -20,15 +20,12 @@ pub fn momentum_step<B: Backend, const D: usize>(
                 .zip(v.par_chunks_mut(ELEMS_PER_TASK))
                 .zip(g.par_chunks(ELEMS_PER_TASK))
                 .for_each(|((w, v), g)| {
-                    pulp::Arch::new().dispatch(
-                        #[inline(always)]
-                        || {
-                            for ((w, v), &g) in w.iter_mut().zip(v.iter_mut()).zip(g) {
-                                *v = momentum * *v + lr * (g - decay * *w);
-                                *w += *v;
-                            }
-                        },
-                    )
+                    pulp::Arch::new().dispatch(MomentumLoop {
+                        w,
+                        v,
+                        g,
+                        k: [lr, momentum, decay],
+                    })
                 });
             return same((from_host::<D>(w, &shape), from_host::<D>(v, &shape)));
         }
@@ -39,3 +36,16 @@ pub fn momentum_step<B: Backend, const D: usize>(
     let v = v * momentum + (g - w.clone() * decay) * lr;
     (w + v.clone(), v)
 }
+
+simd_kernel!(MomentumLoop<'a> {
+    w: &'a mut [f32],
+    v: &'a mut [f32],
+    g: &'a [f32],
+    k: [f32; 3],
+} {
+    let [lr, momentum, decay] = k;
+    for ((w, v), &g) in w.iter_mut().zip(v.iter_mut()).zip(g) {
+        *v = momentum * *v + lr * (g - decay * *w);
+        *w += *v;
+    }
+});

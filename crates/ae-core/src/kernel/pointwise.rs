@@ -71,24 +71,7 @@ impl FlexUnary for Pointwise {
         let f = self.f;
         y.par_chunks_mut(ELEMS_PER_TASK)
             .zip(x.par_chunks(ELEMS_PER_TASK))
-            .for_each(|(y, x)| {
-                // Compiled for the best instruction set found at run time (AVX2 / AVX-512).
-                pulp::Arch::new().dispatch(
-                    #[inline(always)]
-                    || match f {
-                        FusedFn::Sigmoid => {
-                            for (y, &x) in y.iter_mut().zip(x) {
-                                *y = 1.0 / (1.0 + exp_f32(-x));
-                            }
-                        }
-                        FusedFn::Relu => {
-                            for (y, &x) in y.iter_mut().zip(x) {
-                                *y = x.max(0.0);
-                            }
-                        }
-                    },
-                )
-            });
+            .for_each(|(y, x)| pulp::Arch::new().dispatch(PointwiseForward { f, y, x }));
         let y = flex_tensor(y, dims.to_vec());
         let op = Pointwise {
             f,
@@ -106,22 +89,38 @@ impl FlexUnary for Pointwise {
             .zip(grad.par_chunks(ELEMS_PER_TASK))
             .zip(y.par_chunks(ELEMS_PER_TASK))
             .for_each(|((out, g), y)| {
-                pulp::Arch::new().dispatch(
-                    #[inline(always)]
-                    || match f {
-                        FusedFn::Sigmoid => {
-                            for ((o, &g), &y) in out.iter_mut().zip(g).zip(y) {
-                                *o = g * y * (1.0 - y);
-                            }
-                        }
-                        FusedFn::Relu => {
-                            for ((o, &g), &y) in out.iter_mut().zip(g).zip(y) {
-                                *o = if y > 0.0 { g } else { 0.0 };
-                            }
-                        }
-                    },
-                )
+                pulp::Arch::new().dispatch(PointwiseBackward { f, out, g, y })
             });
         out
     }
 }
+
+simd_kernel!(PointwiseForward<'a> { f: FusedFn, y: &'a mut [f32], x: &'a [f32] } {
+    match f {
+        FusedFn::Sigmoid => {
+            for (y, &x) in y.iter_mut().zip(x) {
+                *y = 1.0 / (1.0 + exp_f32(-x));
+            }
+        }
+        FusedFn::Relu => {
+            for (y, &x) in y.iter_mut().zip(x) {
+                *y = x.max(0.0);
+            }
+        }
+    }
+});
+
+simd_kernel!(PointwiseBackward<'a> { f: FusedFn, out: &'a mut [f32], g: &'a [f32], y: &'a [f32] } {
+    match f {
+        FusedFn::Sigmoid => {
+            for ((o, &g), &y) in out.iter_mut().zip(g).zip(y) {
+                *o = g * y * (1.0 - y);
+            }
+        }
+        FusedFn::Relu => {
+            for ((o, &g), &y) in out.iter_mut().zip(g).zip(y) {
+                *o = if y > 0.0 { g } else { 0.0 };
+            }
+        }
+    }
+});
