@@ -4,7 +4,7 @@ code, mirrored ReLU decoder emitting logits, BCE summed over pixels and averaged
 batch) on all 60 000 MNIST training images, Adam under OneCycleLR (cosine, pct_start 0.3,
 div_factor 25, final_div_factor 1e4, no momentum cycling: ae-core's `one-cycle`), the test SSE
 per image after every epoch. Prints CSV with ae-bench's columns
-(implementation,epochs,batch,lr,threads,epoch,train_seconds,wall_seconds,test_sse).
+(implementation,images,epochs,batch,lr,threads,epoch,train_seconds,wall_seconds,test_sse).
 
     python3 scripts/torch_to_target.py --epochs 30 --batch 128 --lr 3e-3 --threads 2
 """
@@ -57,7 +57,7 @@ def main():
         opt, max_lr=a.lr, total_steps=a.epochs * per_epoch, pct_start=0.3,
         anneal_strategy="cos", cycle_momentum=False, div_factor=25.0, final_div_factor=1e4)
     impl = "pytorch-" + torch.__version__.split("+")[0]
-    print("implementation,epochs,batch,lr,threads,epoch,train_seconds,wall_seconds,test_sse")
+    print("implementation,images,epochs,batch,lr,threads,epoch,train_seconds,wall_seconds,test_sse")
     trained = 0.0
     for epoch in range(1, a.epochs + 1):
         t = time.perf_counter()
@@ -76,7 +76,7 @@ def main():
                 float(((torch.sigmoid(model(x)) - x) ** 2).sum()) for x in test.split(1000)
             ) / len(test)
         wall = time.perf_counter() - start
-        print(f"{impl},{a.epochs},{a.batch},{a.lr},{a.threads},{epoch},{trained:.3f},{wall:.3f},"
+        print(f"{impl},{len(train)},{a.epochs},{a.batch},{a.lr},{a.threads},{epoch},{trained:.3f},{wall:.3f},"
               f"{sse:.4f}", flush=True)
 
 

@@ -260,6 +260,9 @@ pub struct BenchArgs {
     /// --to-target: seed of the weights and the batch order.
     #[arg(long, default_value_t = 0, requires = "to_target")]
     pub seed: u64,
+    /// --to-target: train on the first N training images only (0: all 60 000).
+    #[arg(long, default_value_t = 0, requires = "to_target")]
+    pub images: usize,
 }
 
 // `ae-bench slurm submit`: its arguments (the subcommand's help is the variant's doc in main.rs).

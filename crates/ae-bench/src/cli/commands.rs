@@ -318,6 +318,7 @@ pub fn bench(opts: BenchArgs) -> Result<()> {
         batch,
         lr,
         seed,
+        images,
     } = opts;
     if let Some(target) = to_target {
         let spec = ae_bench::to_target::TargetSpec {
@@ -326,6 +327,7 @@ pub fn bench(opts: BenchArgs) -> Result<()> {
             lr,
             threads,
             seed,
+            images,
         };
         return time_to_target(&spec, target, out);
     }
