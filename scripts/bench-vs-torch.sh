@@ -27,18 +27,11 @@ while [ $# -gt 0 ]; do
 done
 [ ${#backends[@]} -gt 0 ] || backends=(--backend flex)
 [ ${#versions[@]} -gt 0 ] || versions=(2.15.0 2.9.0)
-venv_of() { echo "${TORCH_VENV_DIR:-.}/.venv-torch-$1"; }
+source scripts/bench-lib.sh
 for v in "${versions[@]}"; do
-  venv=$(venv_of "$v")
-  if ! "$venv/bin/python" -c "import torch, sklearn" 2>/dev/null; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet "torch==$v" scikit-learn numpy threadpoolctl
-  fi
+  torch_venv "$v" "torch, sklearn" scikit-learn numpy threadpoolctl > /dev/null
 done
-# Append-only: a second run on the same day gets its own folder.
-out="results/bench/$(date +%F)-vs-torch"
-n=1
-while [ -e "$out" ]; do n=$((n + 1)); out="results/bench/$(date +%F)-vs-torch-$n"; done
+out=$(dated_folder vs-torch)
 mkdir -p "$out/raw"
 echo "$0 --steps $steps --threads $threads --rounds $rounds ${backends[*]}"\
   "$(printf -- '--torch %s ' "${versions[@]}")" > "$out/command.txt"
@@ -53,14 +46,14 @@ for round in $(seq "$rounds"); do
     > "$out/raw/ours-$round.csv"
   for v in "${versions[@]}"; do
     echo "round $round: PyTorch $v" >&2
-    "$(venv_of "$v")/bin/python" scripts/torch_reference.py --steps "$steps" \
+    "$(venv_path "$v")/bin/python" scripts/torch_reference.py --steps "$steps" \
       --threads "$threads" 2>/dev/null > "$out/raw/torch-$v-$round.csv"
   done
 done
 {
   echo "- machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs; threads used: $threads"
   for v in "${versions[@]}"; do
-    echo "- torch $("$(venv_of "$v")/bin/python" -c 'import torch; print(torch.__version__)')"
+    echo "- torch $("$(venv_path "$v")/bin/python" -c 'import torch; print(torch.__version__)')"
   done
   echo "- $("$bin" --version), git $(git rev-parse --short HEAD)"
 } > "$out/machine.txt"

@@ -27,10 +27,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/tch"
 cargo build --release -p ae-bench --features tch
 bin="$CARGO_TARGET_DIR/release/ae-bench"
 out=$(mktemp -d)
-folder="results/bench/$(date +%F)-tch-smoke"
-n=1
-while [ -e "$folder" ]; do n=$((n + 1)); folder="results/bench/$(date +%F)-tch-smoke-$n"; done
-mkdir -p "$folder"
+source scripts/bench-lib.sh
+folder=$(dated_folder tch-smoke)
 echo "$0" > "$folder/command.txt"
 {
   echo "- machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs"

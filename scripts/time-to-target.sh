@@ -23,16 +23,11 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ ${#recipes[@]} -gt 0 ] || recipes=(30,128,3e-3)
-venv="${TORCH_VENV_DIR:-.}/.venv-torch-$version"
-if ! "$venv/bin/python" -c "import torch" 2>/dev/null; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet "torch==$version" numpy
-fi
+source scripts/bench-lib.sh
+venv=$(torch_venv "$version" torch numpy)
 bin=${AE_BENCH_BIN:-${CARGO_TARGET_DIR:-target}/release/ae-bench}
 [ -n "${AE_BENCH_BIN:-}" ] || cargo build --release -q -p ae-bench
-out="results/bench/$(date +%F)-to-target"
-n=1
-while [ -e "$out" ]; do n=$((n + 1)); out="results/bench/$(date +%F)-to-target-$n"; done
+out=$(dated_folder to-target)
 mkdir -p "$out/raw"
 echo "$0 --target $target --threads $threads --torch $version $(printf -- '--recipe %s ' "${recipes[@]}")" \
   > "$out/command.txt"

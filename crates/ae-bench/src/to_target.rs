@@ -54,7 +54,7 @@ pub fn run(spec: &TargetSpec, mut each: impl FnMut(&TargetRow) + Send) -> Result
         .num_threads(spec.threads)
         .build()
         .context("building the thread pool")?;
-    let ds = DatasetKind::Mnist.load(None)?;
+    // The recipe is checked (e.g. the learning rate) before the data is read.
     let train = TrainSpec {
         lr: spec.lr,
         batch_size: spec.batch,
@@ -69,6 +69,7 @@ pub fn run(spec: &TargetSpec, mut each: impl FnMut(&TargetRow) + Send) -> Result
     }
     .check()?;
     let checked = serde_json::from_str::<AeConfig>(CONFIG)?.check(784, 30)?;
+    let ds = DatasetKind::Mnist.load(None)?;
     pool.install(|| {
         type A = Autodiff<Flex>;
         let device = Default::default();

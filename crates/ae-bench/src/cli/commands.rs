@@ -369,9 +369,6 @@ fn time_to_target(
     if !(target.is_finite() && target > 0.0) {
         anyhow::bail!("--to-target: expected a positive test SSE per image, got {target}");
     }
-    if !(spec.lr.is_finite() && spec.lr > 0.0) {
-        anyhow::bail!("--lr: expected a positive learning rate, got {}", spec.lr);
-    }
     let rows = to_target::run(spec, |r| {
         eprintln!(
             "epoch {:>3}  test SSE {:.4}  train {:.1} s  wall {:.1} s",

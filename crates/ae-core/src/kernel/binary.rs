@@ -116,7 +116,7 @@ pub(super) fn par_rows(
     if width == 0 || out_width == 0 {
         return;
     }
-    let rows_per_task = (ELEMS_PER_TASK / width.max(1)).max(1);
+    let rows_per_task = (ELEMS_PER_TASK / width).max(1);
     out.par_chunks_mut(rows_per_task * out_width)
         .zip(a.par_chunks(rows_per_task * width))
         .zip(b.par_chunks(rows_per_task * width))
