@@ -26,10 +26,15 @@ fn main() {
     println!("cargo:rustc-env=AE_RUSTC_VERSION={version}");
     // The revision the binary is built from: a binary copied aside and run later from a
     // checkout that has moved on must still say what code produced its numbers. Rerun
-    // when HEAD moves or any workspace source changes (then the binary is rebuilt anyway).
+    // when HEAD moves (a commit rewrites the branch's ref) or a workspace source changes.
+    // Not `.git/index`: `git status` (the sweep runs it for provenance) rewrites the
+    // index, and watching it rebuilt ae-bench (200 s) between the README's two commands.
     let root = std::path::Path::new(&manifest).join("../..");
-    for watched in [".git/HEAD", ".git/index", "crates"] {
-        println!("cargo:rerun-if-changed={}", root.join(watched).display());
+    for watched in watched_git_files(&root.join(".git"))
+        .into_iter()
+        .chain([root.join("crates"), root.join("Cargo.toml")])
+    {
+        println!("cargo:rerun-if-changed={}", watched.display());
     }
     let git = |args: &[&str]| {
         std::process::Command::new("git")
@@ -42,6 +47,7 @@ fn main() {
     };
     let revision = git(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into());
     let dirty = git(&[
+        "--no-optional-locks",
         "status",
         "--porcelain",
         "--untracked-files=no",
@@ -53,4 +59,19 @@ fn main() {
     .is_some_and(|s| !s.is_empty());
     println!("cargo:rustc-env=AE_BUILD_REVISION={revision}");
     println!("cargo:rustc-env=AE_BUILD_DIRTY={dirty}");
+}
+
+/// HEAD, the branch file it names and packed-refs, those that exist (cargo reruns a
+/// script on every build while a watched file is missing).
+fn watched_git_files(git: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let head = git.join("HEAD");
+    let mut files = vec![head.clone(), git.join("packed-refs")];
+    if let Some(branch) = std::fs::read_to_string(&head)
+        .ok()
+        .and_then(|h| h.strip_prefix("ref: ").map(|r| r.trim().to_string()))
+    {
+        files.push(git.join(branch));
+    }
+    files.retain(|f| f.is_file());
+    files
 }

@@ -32,8 +32,14 @@ impl Git {
         };
         Git {
             revision: run(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into()),
-            dirty: run(&["status", "--porcelain", "--untracked-files=no"])
-                .is_some_and(|s| !s.is_empty()),
+            // --no-optional-locks: a read-only look; plain `status` rewrites .git/index.
+            dirty: run(&[
+                "--no-optional-locks",
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+            ])
+            .is_some_and(|s| !s.is_empty()),
             binary_revision: env!("AE_BUILD_REVISION").to_string(),
             binary_dirty: env!("AE_BUILD_DIRTY") == "true",
         }
