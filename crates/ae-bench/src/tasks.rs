@@ -80,6 +80,7 @@ pub fn noise_label(c: &ae_data::Corruption) -> String {
     match c {
         ae_data::Corruption::Gaussian { sigma } => format!("gaussian-{sigma}"),
         ae_data::Corruption::Masking { p } => format!("masking-{p}"),
+        ae_data::Corruption::Dropout { p } => format!("dropout-{p}"),
         ae_data::Corruption::SaltAndPepper { p } => format!("salt-and-pepper-{p}"),
     }
 }

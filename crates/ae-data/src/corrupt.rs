@@ -25,6 +25,14 @@ pub enum Corruption {
         /// Fraction of pixels zeroed, in [0, 1].
         p: f32,
     },
+    /// Masking that keeps the mean: each pixel is 0 with probability `p`, else divided by
+    /// 1 − p (inverted dropout), so the expected input is the clean image. Plain masking
+    /// darkens inputs by p on average, and a network trained on them meets brighter clean
+    /// images at test time (see experiments/denoising-shift.toml).
+    Dropout {
+        /// Fraction of pixels zeroed, in [0, 1).
+        p: f32,
+    },
     /// Set each pixel with probability `p` to 0 or 1 (each with probability ½).
     SaltAndPepper {
         /// Fraction of pixels replaced, in [0, 1].
@@ -43,6 +51,7 @@ impl Corruption {
                 "a finite value >= 0",
             ),
             Corruption::Masking { p } => ("masking.p", p, (0.0..=1.0).contains(&p), "0 <= p <= 1"),
+            Corruption::Dropout { p } => ("dropout.p", p, (0.0..1.0).contains(&p), "0 <= p < 1"),
             Corruption::SaltAndPepper { p } => (
                 "salt-and-pepper.p",
                 p,
@@ -76,6 +85,19 @@ impl Corruption {
                 .iter()
                 .map(|&x| if rng.random::<f32>() < p { 0.0 } else { x })
                 .collect(),
+            Corruption::Dropout { p } => {
+                let keep = 1.0 / (1.0 - p);
+                batch
+                    .iter()
+                    .map(|&x| {
+                        if rng.random::<f32>() < p {
+                            0.0
+                        } else {
+                            x * keep
+                        }
+                    })
+                    .collect()
+            }
             Corruption::SaltAndPepper { p } => batch
                 .iter()
                 .map(|&x| {
@@ -121,6 +143,7 @@ mod tests {
         for c in [
             Corruption::Gaussian { sigma: 0.3 },
             Corruption::Masking { p: 0.3 },
+            Corruption::Dropout { p: 0.3 },
             Corruption::SaltAndPepper { p: 0.3 },
         ] {
             let x = grey(1000);
@@ -156,6 +179,23 @@ mod tests {
         let zeros = y.iter().filter(|&&v| v == 0.0).count() as f64 / 1e5;
         assert!((zeros - 0.25).abs() < 0.01, "{zeros}");
         assert!(y.iter().all(|&v| v == 0.0 || v == 0.5));
+    }
+
+    #[test]
+    fn dropout_keeps_the_mean_that_masking_lowers() {
+        // Closed form: masking's mean is (1 − p)·x, dropout's is x; Monte Carlo on 10⁵ pixels
+        // (sd of the mean ≈ 0.4·√(p/(1−p)/10⁵) ≈ 8e-4).
+        let x = vec![0.4f32; 100_000];
+        let mean = |v: &[f32]| v.iter().map(|&v| f64::from(v)).sum::<f64>() / v.len() as f64;
+        let d = Corruption::Dropout { p: 0.25 }.apply(&x, 5);
+        let m = Corruption::Masking { p: 0.25 }.apply(&x, 5);
+        assert!((mean(&d) - 0.4).abs() < 4e-3, "{}", mean(&d));
+        assert!((mean(&m) - 0.3).abs() < 4e-3, "{}", mean(&m));
+        let zeros = d.iter().filter(|&&v| v == 0.0).count() as f64 / 1e5;
+        assert!((zeros - 0.25).abs() < 0.01, "{zeros}");
+        assert!(d.iter().all(|&v| v == 0.0 || (v - 0.4 / 0.75).abs() < 1e-6));
+        let e = Corruption::Dropout { p: 1.0 }.validate().unwrap_err();
+        assert!(e.to_string().contains("dropout.p"), "{e}");
     }
 
     #[test]
