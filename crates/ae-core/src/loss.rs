@@ -14,6 +14,14 @@ pub fn sse_per_image<B: Backend>(x_hat: Tensor<B, 2>, x: Tensor<B, 2>) -> Tensor
     (x_hat - x).square().sum_dim(1).mean()
 }
 
+/// ln(1 + eˣ) element-wise without overflow, as −ln σ(−x) through burn's `log_sigmoid`
+/// (log-sum-exp form, its own exact backward). burn's `softplus` computes ln(eˣ + 1) as
+/// written: +inf above x ≈ 88 in f32 (a confident discriminator's logit; it made the AAE
+/// "diverge") and NaN in its gradient.
+pub fn softplus<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
+    burn::tensor::activation::log_sigmoid(x.neg()).neg()
+}
+
 // One fused pass each way on flex (see `kernel::loss`), burn ops elsewhere.
 pub use crate::kernel::{bce_with_logits_rows, gaussian_kl_rows};
 
@@ -68,6 +76,33 @@ mod tests {
     fn naive_bce(l: f64, x: f64) -> f64 {
         let p = 1.0 / (1.0 + (-l).exp());
         -(x * p.ln() + (1.0 - x) * (1.0 - p).ln())
+    }
+
+    #[test]
+    fn softplus_is_finite_and_exact_far_from_zero() {
+        let d = Default::default();
+        let xs = [
+            -200.0f32, -30.0, -1.0, -1e-3, 0.0, 1e-3, 1.0, 30.0, 100.0, 200.0,
+        ];
+        let x = Tensor::<A, 1>::from_floats(xs, &d).require_grad();
+        let y = softplus(x.clone());
+        let got: Vec<f32> = y.to_data().to_vec().unwrap();
+        let grads = y.sum().backward();
+        let dx: Vec<f32> = x.grad(&grads).unwrap().to_data().to_vec().unwrap();
+        for ((&v, &g), &dg) in xs.iter().zip(&got).zip(&dx) {
+            // Reference in f64: ln(1 + eˣ), and its derivative σ(x).
+            let v = f64::from(v);
+            let want = v.max(0.0) + (-v.abs()).exp().ln_1p();
+            let slope = 1.0 / (1.0 + (-v).exp());
+            assert!(
+                (f64::from(g) - want).abs() <= 1e-6 * want.max(1.0),
+                "{v}: {g} vs {want}"
+            );
+            assert!(
+                (f64::from(dg) - slope).abs() <= 1e-6,
+                "{v}: {dg} vs {slope}"
+            );
+        }
     }
 
     #[test]

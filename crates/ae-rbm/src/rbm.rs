@@ -4,7 +4,6 @@
 use ae_core::kernel::{affine, matmul, momentum_step, sigmoid};
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use burn::tensor::activation::softplus;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{RbmError, Result};
@@ -252,7 +251,8 @@ impl<B: Backend> Rbm<B> {
     pub fn free_energy(&self, v: Tensor<B, 2>) -> Tensor<B, 2> {
         let a = v.clone().matmul(self.w.clone()) + self.hb.clone();
         let hidden_term = match self.config.hidden_units {
-            HiddenUnits::Bernoulli => softplus(a, 1.0).sum_dim(1),
+            // The overflow-free form: burn's own is +inf above a pre-activation of ~88.
+            HiddenUnits::Bernoulli => ae_core::loss::softplus(a).sum_dim(1),
             HiddenUnits::Linear => a.square().sum_dim(1) * 0.5,
         };
         let visible_term = match self.config.visible_units {

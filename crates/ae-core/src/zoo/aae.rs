@@ -7,7 +7,6 @@
 use std::f64::consts::TAU;
 
 use burn::prelude::*;
-use burn::tensor::activation::softplus;
 
 use super::mlp_ae::{MlpAe, Regularizer};
 use crate::config::{AeConfig, CheckedAe, Prior};
@@ -95,7 +94,7 @@ impl<B: Backend> Aae<B> {
 fn bce_mean<B: Backend>(logits: Tensor<B, 2>, real: bool) -> Tensor<B, 1> {
     // −ln σ(l) = softplus(−l); −ln(1 − σ(l)) = softplus(l).
     let l = if real { logits.neg() } else { logits };
-    softplus(l, 1.0).mean()
+    crate::loss::softplus(l).mean()
 }
 
 super::codec_via!(Aae, ae);
