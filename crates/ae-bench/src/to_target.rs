@@ -1,8 +1,9 @@
 //! `ae-bench bench --to-target`: the number a researcher waits for — wall time from the
-//! start until the deep ReLU AE 784-1000-500-250-30 (linear code, logistic decoder, BCE)
-//! reaches a test SSE per image at or below a target on MNIST, with Adam under a one-cycle
-//! schedule. The test error is measured after every epoch; its time counts in the wall
-//! clock (a researcher waits for it too) and is also reported apart.
+//! start until a model reaches a test SSE per image at or below a target on MNIST, with Adam
+//! under a one-cycle schedule: the deep ReLU AE 784-1000-500-250-30 (linear code, logistic
+//! decoder, BCE), the conv AE 16-32 or the VAE 784-500-30, all at k = 30 ([`TargetModel`]).
+//! The test error is measured after every epoch; its time counts in the wall clock (a
+//! researcher waits for it too) and is also reported apart.
 //! `scripts/time-to-target.sh` runs it beside `scripts/torch_to_target.py`, the same recipe
 //! in PyTorch, and writes the dated comparison.
 
@@ -14,9 +15,49 @@ use ae_data::DatasetKind;
 use anyhow::{Context, Result};
 use burn::backend::{Autodiff, Flex};
 
+/// The model whose time to a target is measured; each has its PyTorch twin in
+/// `scripts/torch_to_target.py` (`--model`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TargetModel {
+    /// The deep ReLU AE 784-1000-500-250-30, linear code.
+    Deep,
+    /// The conv AE: two 3×3 conv + 2×2 max-pool stages (16, 32 channels), a linear code,
+    /// two stride-2 transposed convolutions back (the bench's `conv` workload).
+    Conv,
+    /// The VAE 784-500-30 (ReLU, Gaussian code, Bernoulli decoder, β = 1); its test error
+    /// decodes the posterior mean.
+    Vae,
+}
+
+impl TargetModel {
+    /// The name in the CSV's `model` column (the PyTorch twin's `--model`).
+    pub fn name(self) -> &'static str {
+        match self {
+            TargetModel::Deep => "deep",
+            TargetModel::Conv => "conv",
+            TargetModel::Vae => "vae",
+        }
+    }
+
+    /// The architecture every side of the comparison trains, at k = 30.
+    fn config(self) -> &'static str {
+        match self {
+            TargetModel::Deep => {
+                r#"{ "kind": "deep", "arch": { "hidden": [1000, 500, 250], "activation": "relu", "code_activation": "linear" } }"#
+            }
+            TargetModel::Conv => r#"{ "kind": "conv", "channels": [16, 32] }"#,
+            TargetModel::Vae => {
+                r#"{ "kind": "vae", "arch": { "hidden": [500], "activation": "relu" }, "beta": 1.0 }"#
+            }
+        }
+    }
+}
+
 /// One recipe to time.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TargetSpec {
+    /// The model trained.
+    pub model: TargetModel,
     /// One-cycle epochs (the schedule spans all of them).
     pub epochs: usize,
     /// Mini-batch size.
@@ -44,10 +85,7 @@ pub struct TargetRow {
     pub test_sse: f64,
 }
 
-/// The architecture every side of the comparison trains.
-const CONFIG: &str = r#"{ "kind": "deep", "arch": { "hidden": [1000, 500, 250], "activation": "relu", "code_activation": "linear" } }"#;
-
-/// Trains `spec`'s recipe on all 60 000 MNIST training images on flex, calling `each`
+/// Trains `spec`'s model and recipe on MNIST's training images on flex, calling `each`
 /// after every epoch.
 pub fn run(spec: &TargetSpec, mut each: impl FnMut(&TargetRow) + Send) -> Result<Vec<TargetRow>> {
     let pool = rayon::ThreadPoolBuilder::new()
@@ -68,7 +106,7 @@ pub fn run(spec: &TargetSpec, mut each: impl FnMut(&TargetRow) + Send) -> Result
         ..TrainSpec::default()
     }
     .check()?;
-    let checked = serde_json::from_str::<AeConfig>(CONFIG)?.check(784, 30)?;
+    let checked = serde_json::from_str::<AeConfig>(spec.model.config())?.check(784, 30)?;
     let ds = DatasetKind::Mnist.load(None)?;
     pool.install(|| {
         type A = Autodiff<Flex>;
@@ -108,7 +146,7 @@ pub fn run(spec: &TargetSpec, mut each: impl FnMut(&TargetRow) + Send) -> Result
 
 /// The CSV columns `scripts/torch_to_target.py` writes too.
 pub const CSV_HEADER: &str =
-    "implementation,images,epochs,batch,lr,threads,epoch,train_seconds,wall_seconds,test_sse";
+    "implementation,model,images,epochs,batch,lr,threads,epoch,train_seconds,wall_seconds,test_sse";
 
 /// One CSV line per row, after [`CSV_HEADER`].
 pub fn write_csv(spec: &TargetSpec, rows: &[TargetRow], mut out: impl Write) -> Result<()> {
@@ -117,7 +155,8 @@ pub fn write_csv(spec: &TargetSpec, rows: &[TargetRow], mut out: impl Write) -> 
     for r in rows {
         writeln!(
             out,
-            "ae-bench-{version}-flex,{},{},{},{},{},{},{:.3},{:.3},{:.4}",
+            "ae-bench-{version}-flex,{},{},{},{},{},{},{},{:.3},{:.3},{:.4}",
+            spec.model.name(),
             if spec.images == 0 {
                 60_000
             } else {
@@ -164,6 +203,7 @@ mod tests {
     #[test]
     fn csv_has_the_shared_header_and_one_line_per_epoch() {
         let spec = TargetSpec {
+            model: TargetModel::Vae,
             epochs: 2,
             batch: 128,
             lr: 3e-3,
@@ -178,17 +218,25 @@ mod tests {
         assert_eq!(lines[0], CSV_HEADER);
         assert_eq!(lines.len(), 3);
         assert!(
-            lines[2].ends_with(",60000,2,128,0.003,2,2,2.000,2.500,5.0000"),
+            lines[2].ends_with("-flex,vae,60000,2,128,0.003,2,2,2.000,2.500,5.0000"),
             "{}",
             lines[2]
         );
     }
 
-    /// The real path on 256 MNIST images for two epochs: one row per epoch, finite test
-    /// errors that the second epoch lowered, and the same numbers again from the same seed.
+    /// The real path on 256 MNIST images for two epochs, for every model: one row per
+    /// epoch, finite test errors that the second epoch lowered, and the same numbers again
+    /// from the same seed.
     #[test]
     fn a_tiny_run_trains_evaluates_and_repeats_exactly() {
+        for model in [TargetModel::Deep, TargetModel::Conv, TargetModel::Vae] {
+            tiny_run(model);
+        }
+    }
+
+    fn tiny_run(model: TargetModel) {
         let spec = TargetSpec {
+            model,
             epochs: 2,
             batch: 64,
             lr: 3e-3,
@@ -202,7 +250,7 @@ mod tests {
             rows.iter()
                 .all(|r| r.test_sse.is_finite() && r.wall_seconds >= r.train_seconds)
         );
-        assert!(rows[1].test_sse < rows[0].test_sse, "{rows:?}");
+        assert!(rows[1].test_sse < rows[0].test_sse, "{model:?}: {rows:?}");
         let again = run(&spec, |_| {}).unwrap();
         let sse = |rs: &[TargetRow]| rs.iter().map(|r| r.test_sse).collect::<Vec<_>>();
         assert_eq!(sse(&rows), sse(&again));

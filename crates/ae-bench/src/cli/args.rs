@@ -243,11 +243,15 @@ pub struct BenchArgs {
     /// Also write the CSV to this file.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Instead of fixed steps: train the deep ReLU AE 784-1000-500-250-30 on MNIST with a
-    /// one-cycle Adam recipe, measure the test SSE per image after every epoch, and report
-    /// the wall time at which it first reaches this target (scripts/time-to-target.sh).
+    /// Instead of fixed steps: train a model (--model) on MNIST with a one-cycle Adam
+    /// recipe, measure the test SSE per image after every epoch, and report the wall time
+    /// at which it first reaches this target (scripts/time-to-target.sh).
     #[arg(long, value_name = "SSE")]
     pub to_target: Option<f64>,
+    /// --to-target: the model (deep: ReLU AE 784-1000-500-250-30; conv: conv AE 16-32;
+    /// vae: VAE 784-500; all at k = 30).
+    #[arg(long, value_enum, default_value = "deep", requires = "to_target")]
+    pub model: ae_bench::to_target::TargetModel,
     /// --to-target: epochs of the one-cycle schedule.
     #[arg(long, default_value_t = 30, requires = "to_target", value_parser = at_least_one)]
     pub epochs: usize,

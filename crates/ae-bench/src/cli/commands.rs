@@ -314,6 +314,7 @@ pub fn bench(opts: BenchArgs) -> Result<()> {
         threads,
         out,
         to_target,
+        model,
         epochs,
         batch,
         lr,
@@ -322,6 +323,7 @@ pub fn bench(opts: BenchArgs) -> Result<()> {
     } = opts;
     if let Some(target) = to_target {
         let spec = ae_bench::to_target::TargetSpec {
+            model,
             epochs,
             batch,
             lr,
