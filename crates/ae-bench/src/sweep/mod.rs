@@ -148,7 +148,32 @@ fn resumable(dir: &Path, exp: &Experiment) -> Result<PathBuf> {
             );
         }
     }
+    // Nor do the keys carry the code: cells computed by another build of ae-bench would
+    // sit in one table with the new ones as if only the seed told them apart.
+    if let Some(stored) = manifest.raw["git"]["binary_revision"].as_str()
+        && let Err(why) = same_build(stored, env!("AE_BUILD_REVISION"))
+    {
+        bail!(
+            "--resume {}: {why}; resume with a binary built from that revision (e.g. `git \
+             worktree add ../ae-{stored:.7} {stored}` and build there) or start a new run",
+            dir.display()
+        );
+    }
     Ok(dir.to_path_buf())
+}
+
+/// Whether cells stored by a binary built from `stored` may be continued by one built from
+/// `built` (revisions as `git rev-parse HEAD` prints them; "unknown" outside a repository,
+/// where nothing can be told).
+fn same_build(stored: &str, built: &str) -> std::result::Result<(), String> {
+    if stored == built || stored == "unknown" || built == "unknown" {
+        Ok(())
+    } else {
+        Err(format!(
+            "its cells were computed by ae-bench built from {stored}, this binary is built \
+             from {built}"
+        ))
+    }
 }
 
 /// Runs the sweep described by `opts`.

@@ -184,6 +184,19 @@ fn sweep_on_real_mnist_writes_every_output() {
     })
     .unwrap_err();
     assert!(format!("{err:#}").contains("`[eval]` differs"), "{err:#}");
+    // Resuming cells computed by another build of ae-bench is refused (here: the stored
+    // run.json says another revision built it).
+    let manifest = out.run_dir.join("run.json");
+    let stored = std::fs::read_to_string(&manifest).unwrap();
+    let mut doctored: serde_json::Value = serde_json::from_str(&stored).unwrap();
+    doctored["git"]["binary_revision"] = "0123456789abcdef0123456789abcdef01234567".into();
+    std::fs::write(&manifest, doctored.to_string()).unwrap();
+    let err = run(&opts).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("computed by ae-bench built from 0123456789abcdef"),
+        "{err:#}"
+    );
+    std::fs::write(&manifest, stored).unwrap();
     // Resuming another experiment's folder is refused.
     let other = dir.path().join("o.toml");
     std::fs::write(
@@ -313,4 +326,16 @@ generate = { iwae_k = 8, images = 50 }
             "{section} missing from summary.md"
         );
     }
+}
+
+/// Stored and running builds: the same revision continues; different ones do not; an
+/// unknown side (no repository at build time) cannot be told apart.
+#[test]
+fn only_the_same_build_continues_a_run() {
+    let (a, b) = ("a".repeat(40), "b".repeat(40));
+    assert!(super::same_build(&a, &a).is_ok());
+    let err = super::same_build(&a, &b).unwrap_err();
+    assert!(err.contains(&a) && err.contains(&b), "{err}");
+    assert!(super::same_build("unknown", &b).is_ok());
+    assert!(super::same_build(&a, "unknown").is_ok());
 }
