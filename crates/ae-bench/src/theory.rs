@@ -4,6 +4,9 @@
 //! - `linear-vs-pca`: a shallow AE with a linear code and a logistic (BCE) decoder does at
 //!   least as well as PCA at every code size: PCA's subspace is one of its solutions.
 //! - `beats-pca`: the deep, conv, sparse and denoising AEs beat PCA at k = 10, 30 and 50.
+//! - `converged`: every cell's validation loss is flat at the end: its last
+//!   [`FLAT_EPOCHS`] epochs improved on the epoch before them by at most [`FLAT_TOLERANCE`]
+//!   (read from the per-epoch `curve_val_recon@E` rows; per seed, not averaged).
 //!
 //! "Within noise" is two standard deviations over the seeds of both cells compared, and at
 //! least 1 % of the larger mean: one seed has no spread to measure.
@@ -27,19 +30,73 @@ pub enum Check {
     LinearVsPca,
     /// Deep, conv, sparse and denoising AEs beat PCA at k = 10, 30, 50.
     BeatsPca,
+    /// Every cell's validation loss is flat over its last epochs (a rise, which early
+    /// stopping undoes, counts as flat: more epochs would not help either way).
+    Converged,
 }
 
 impl Check {
     /// Every check, in report order.
-    pub const ALL: [Check; 3] = [Check::Monotone, Check::LinearVsPca, Check::BeatsPca];
+    pub const ALL: [Check; 4] = [
+        Check::Monotone,
+        Check::LinearVsPca,
+        Check::BeatsPca,
+        Check::Converged,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             Check::Monotone => "monotone",
             Check::LinearVsPca => "linear-vs-pca",
             Check::BeatsPca => "beats-pca",
+            Check::Converged => "converged",
         }
     }
+}
+
+/// Epochs at the end of a training curve that [`Check::Converged`] looks at.
+pub const FLAT_EPOCHS: u32 = 5;
+/// How much those epochs may still have lowered the validation loss, as a fraction of it
+/// (issue 16's "flat within 1 %").
+pub const FLAT_TOLERANCE: f64 = 0.01;
+
+/// [`Check::Converged`] on every ok cell that recorded a validation curve: the loss at
+/// epoch `E − FLAT_EPOCHS` (the first epoch, for shorter runs) must not exceed the best of
+/// the epochs after it by more than `FLAT_TOLERANCE` of itself.
+fn convergence(rows: &[crate::store::Row]) -> Vec<Finding> {
+    type Curves = BTreeMap<(String, String, u32, u64), BTreeMap<u32, f64>>;
+    let mut curves = Curves::new();
+    for r in rows.iter().filter(|r| r.status.is_ok()) {
+        let epoch = r.metric.strip_prefix("curve_val_recon@");
+        if let Some(e) = epoch.and_then(|e| e.parse::<u32>().ok()) {
+            curves
+                .entry((r.dataset.clone(), r.model.clone(), r.code_size, r.seed))
+                .or_default()
+                .insert(e, r.value);
+        }
+    }
+    curves
+        .into_iter()
+        .filter_map(|((dataset, model, k, seed), curve)| {
+            let (&first, _) = curve.first_key_value()?;
+            let (&last, _) = curve.last_key_value()?;
+            let from = last.saturating_sub(FLAT_EPOCHS).max(first);
+            let before = *curve.get(&from)?;
+            let best_after = curve.range(from + 1..).map(|(_, &v)| v).reduce(f64::min)?;
+            let noise = FLAT_TOLERANCE * before.abs();
+            Some(Finding {
+                check: Check::Converged,
+                dataset,
+                what: format!(
+                    "{model} k={k} seed {seed}: val epoch {from} vs best of {}–{last}",
+                    from + 1
+                ),
+                values: (before, best_after),
+                noise,
+                ok: before <= best_after + noise,
+            })
+        })
+        .collect()
 }
 
 /// One comparison a check made.
@@ -131,6 +188,8 @@ pub fn evaluate(exp: &Experiment, cells: &Cells, checks: &[Check]) -> Vec<Findin
                         out.push(compare(check, dataset, what, value, p));
                     }
                 }
+                // Per seed, from the curves: see `convergence`, called by `check_run`.
+                Check::Converged => {}
                 Check::BeatsPca => {
                     let family = kind_of(model).is_some_and(|(kind, _)| {
                         matches!(kind, "deep" | "conv" | "sparse" | "denoising")
@@ -152,8 +211,12 @@ pub fn evaluate(exp: &Experiment, cells: &Cells, checks: &[Check]) -> Vec<Findin
 /// Loads the run's experiment (from its run.json) and rows, and runs `checks`.
 pub fn check_run(run: &Path, checks: &[Check]) -> Result<Vec<Finding>> {
     let exp: Experiment = RunManifest::read(run)?.typed_experiment()?;
-    let cells = means(&rows_of(run)?);
-    Ok(evaluate(&exp, &cells, checks))
+    let rows = rows_of(run)?;
+    let mut findings = evaluate(&exp, &means(&rows), checks);
+    if checks.contains(&Check::Converged) {
+        findings.extend(convergence(&rows));
+    }
+    Ok(findings)
 }
 
 /// The findings as a Markdown table, failures first.
@@ -238,5 +301,70 @@ models = [
         let deep = f.iter().find(|x| x.what == "deep k=30 vs k=10").unwrap();
         assert!((deep.noise - 2.0 * 2f64.sqrt()).abs() < 1e-12, "{deep:?}");
         assert!(markdown(&f).lines().nth(2).unwrap().contains("**no**"));
+    }
+
+    /// The convergence check on hand-made curves: flat, still falling by 2 %, rising at the
+    /// end (overfitting), and a 3-epoch run judged from its first epoch.
+    #[test]
+    fn convergence_on_hand_curves() {
+        let curve = |model: &str, values: &[f64]| -> Vec<crate::store::Row> {
+            values
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| {
+                    let metric = format!("curve_val_recon@{}", i + 1);
+                    crate::store::Row::ok_for_test(model, 30, 0, &metric, v)
+                })
+                .collect()
+        };
+        let mut rows = Vec::new();
+        // Epochs 1..=8: epoch 3 = 100.0, the best of 4..=8 is 99.5: 0.5 % < 1 %.
+        rows.extend(curve(
+            "flat",
+            &[150.0, 110.0, 100.0, 99.9, 99.8, 99.7, 99.6, 99.5],
+        ));
+        // Epoch 3 = 100.0, best after = 98.0: 2 % > 1 %.
+        rows.extend(curve(
+            "falling",
+            &[150.0, 110.0, 100.0, 99.5, 99.0, 98.5, 98.2, 98.0],
+        ));
+        // The best after epoch 3 is 99.8 and the end rises: flat.
+        rows.extend(curve(
+            "rising",
+            &[150.0, 110.0, 100.0, 99.8, 100.5, 101.0, 102.0, 103.0],
+        ));
+        // Three epochs: epoch 1 vs the best of 2..=3, 150 vs 100: not converged.
+        rows.extend(curve("short", &[150.0, 120.0, 100.0]));
+        // Test-set rows and other metrics do not count as curves.
+        rows.push(crate::store::Row::ok_for_test(
+            "flat",
+            30,
+            0,
+            "test_sse_per_image",
+            5.0,
+        ));
+        let f = convergence(&rows);
+        let verdict = |what: &str| {
+            f.iter()
+                .find(|x| x.what.starts_with(what))
+                .map(|x| (x.ok, x.values, x.noise))
+        };
+        assert_eq!(f.len(), 4, "{f:?}");
+        assert_eq!(
+            verdict("flat k=30 seed 0: val epoch 3 vs best of 4–8"),
+            Some((true, (100.0, 99.5), 1.0))
+        );
+        assert_eq!(
+            verdict("falling k=30 seed 0"),
+            Some((false, (100.0, 98.0), 1.0))
+        );
+        assert_eq!(
+            verdict("rising k=30 seed 0"),
+            Some((true, (100.0, 99.8), 1.0))
+        );
+        assert_eq!(
+            verdict("short k=30 seed 0: val epoch 1 vs best of 2–3"),
+            Some((false, (150.0, 100.0), 1.5))
+        );
     }
 }
