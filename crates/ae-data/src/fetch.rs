@@ -233,7 +233,13 @@ mod tests {
     }
 
     fn shared_files(prefix: &str) -> HashMap<String, Vec<u8>> {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist");
+        // cargo sets CARGO_MANIFEST_DIR when it runs the test too; read at run time, it is
+        // right even for a test binary that cargo reused from a build in another checkout.
+        let crate_dir = std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(
+            || env!("CARGO_MANIFEST_DIR").into(),
+            std::path::PathBuf::from,
+        );
+        let dir = crate_dir.join("../../data/mnist");
         FILES
             .iter()
             .map(|f| {
