@@ -99,7 +99,7 @@ impl Workload {
         2.0 * macs
     }
 
-    fn config(self) -> Option<&'static str> {
+    pub(crate) fn config(self) -> Option<&'static str> {
         match self {
             Workload::Deep | Workload::Cg => Some(
                 r#"{ "kind": "deep", "arch": { "hidden": [1000, 500, 250], "activation": "sigmoid", "code_activation": "linear" } }"#,
