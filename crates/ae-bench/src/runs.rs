@@ -21,6 +21,9 @@ pub struct Merged {
     pub cells: usize,
     /// Keys found in more than one source (the first ok record was kept).
     pub duplicates: Vec<String>,
+    /// The ae-bench builds (`git.binary_revision`) that computed the kept cells, sorted;
+    /// more than one is worth a note, as the cell keys do not carry the code.
+    pub builds: Vec<String>,
 }
 
 /// merged run.json: where the cells came from.
@@ -29,6 +32,8 @@ struct MergeInfo<'a> {
     command: &'a str,
     experiment: &'a serde_json::Value,
     merged_from: Vec<serde_json::Value>,
+    /// Which source folder each kept cell came from (so which build computed it).
+    cell_sources: BTreeMap<String, String>,
     git: Git,
     versions: Versions,
     machine: Machine,
@@ -77,9 +82,10 @@ pub fn merge(sources: &[PathBuf], out_root: &Path, command: &str) -> Result<Merg
             );
         }
     }
-    let mut cells: BTreeMap<String, CellRecord> = BTreeMap::new();
+    // Each kept cell with the index of the source it came from.
+    let mut cells: BTreeMap<String, (usize, CellRecord)> = BTreeMap::new();
     let mut duplicates = Vec::new();
-    for s in sources {
+    for (i, s) in sources.iter().enumerate() {
         let found = store::load_cells(s)?;
         if found.is_empty() {
             bail!("{} holds no stored cells", s.display());
@@ -88,12 +94,12 @@ pub fn merge(sources: &[PathBuf], out_root: &Path, command: &str) -> Result<Merg
             let ok = |c: &CellRecord| c.rows.first().is_some_and(|r| r.status.is_ok());
             match cells.get(&c.key) {
                 None => {
-                    cells.insert(c.key.clone(), c);
+                    cells.insert(c.key.clone(), (i, c));
                 }
-                Some(kept) => {
+                Some((_, kept)) => {
                     duplicates.push(c.key.clone());
                     if !ok(kept) && ok(&c) {
-                        cells.insert(c.key.clone(), c);
+                        cells.insert(c.key.clone(), (i, c));
                     }
                 }
             }
@@ -112,11 +118,27 @@ pub fn merge(sources: &[PathBuf], out_root: &Path, command: &str) -> Result<Merg
             }
         }
     }
+    let build_of = |i: usize| {
+        infos[i].raw["git"]["binary_revision"]
+            .as_str()
+            .unwrap_or("unknown")
+            .to_string()
+    };
+    let builds: Vec<String> = cells
+        .values()
+        .map(|(i, _)| build_of(*i))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let cell_sources: BTreeMap<String, String> = cells
+        .iter()
+        .map(|(k, (i, _))| (k.clone(), sources[*i].display().to_string()))
+        .collect();
+    let records: Vec<CellRecord> = cells.into_values().map(|(_, c)| c).collect();
     let dir = crate::sweep::new_run_dir(out_root, &format!("{name}-merged"))?;
-    for c in cells.values() {
+    for c in &records {
         store::save_cell(&dir, c)?;
     }
-    let records: Vec<CellRecord> = cells.into_values().collect();
     let ok = records
         .iter()
         .filter(|c| c.rows.first().is_some_and(|r| r.status.is_ok()))
@@ -138,6 +160,7 @@ pub fn merge(sources: &[PathBuf], out_root: &Path, command: &str) -> Result<Merg
                 })
             })
             .collect(),
+        cell_sources,
         git: Git::detect(),
         versions: Versions::current(),
         machine: Machine::detect(),
@@ -152,6 +175,7 @@ pub fn merge(sources: &[PathBuf], out_root: &Path, command: &str) -> Result<Merg
         dir,
         cells: records.len(),
         duplicates,
+        builds,
     })
 }
 
@@ -351,7 +375,10 @@ mod tests {
             std::fs::create_dir_all(&d).unwrap();
             std::fs::write(
                 d.join("run.json"),
-                format!("{{\"experiment\": {{\"name\": \"{exp}\"}}, \"command\": \"x\"}}"),
+                format!(
+                    "{{\"experiment\": {{\"name\": \"{exp}\"}}, \"command\": \"x\", \
+                     \"git\": {{\"binary_revision\": \"build-{name}\"}}}}"
+                ),
             )
             .unwrap();
             for (key, status) in cells {
@@ -374,7 +401,7 @@ mod tests {
         let b = mk("b", "e", &[("m2", "ok"), ("m3", "ok")]);
         let other = mk("c", "f", &[("m4", "ok")]);
         let out = root.path().join("out");
-        let m = merge(&[a.clone(), b], &out, "merge").unwrap();
+        let m = merge(&[a.clone(), b.clone()], &out, "merge").unwrap();
         assert_eq!(m.cells, 3);
         assert_eq!(m.duplicates, vec!["m2".to_string()]);
         let cells = store::load_cells(&m.dir).unwrap();
@@ -383,6 +410,15 @@ mod tests {
             .map(|c| (c.key.as_str(), c.rows[0].status.as_str()))
             .collect();
         assert_eq!(status, [("m1", "ok"), ("m2", "ok"), ("m3", "ok")]);
+        // m2 is b's (ok beats a's failed record): both builds computed kept cells.
+        assert_eq!(m.builds, ["build-a", "build-b"]);
+        let info: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(m.dir.join("run.json")).unwrap())
+                .unwrap();
+        let from = |k: &str| info["cell_sources"][k].as_str().unwrap().to_string();
+        assert_eq!(from("m1"), a.display().to_string());
+        assert_eq!(from("m2"), b.display().to_string());
+        assert_eq!(from("m3"), b.display().to_string());
         assert!(m.dir.join("summary.md").is_file() && m.dir.join("run.json").is_file());
         assert!(
             m.dir

@@ -277,6 +277,14 @@ pub fn merge(opts: MergeArgs, command_line: String) -> Result<()> {
             m.duplicates.join(", ")
         );
     }
+    if m.builds.len() > 1 {
+        println!(
+            "note: the cells were computed by {} builds of ae-bench ({}); run.json's \
+             `cell_sources` says which folder, so which build, each came from",
+            m.builds.len(),
+            m.builds.join(", ")
+        );
+    }
     println!("Merged {} cells into {}/", m.cells, m.dir.display());
     Ok(())
 }
