@@ -74,9 +74,15 @@ impl RunManifest {
     }
 
     /// The experiment without its axes: what must agree for two runs' cells to be
-    /// comparable.
+    /// comparable. Read through today's schema where it parses, so a field that a later
+    /// build added (with the default that keeps the old behaviour) compares at its default
+    /// instead of as missing on the older run's side.
     pub fn settings(&self) -> serde_json::Value {
-        let mut e = self.experiment.clone();
+        let mut e = self
+            .typed_experiment()
+            .ok()
+            .and_then(|t| serde_json::to_value(t).ok())
+            .map_or_else(|| self.experiment.clone(), without_nulls);
         if let Some(o) = e.as_object_mut() {
             for axis in AXES {
                 o.remove(axis);
@@ -115,5 +121,36 @@ fn without_nulls(v: serde_json::Value) -> serde_json::Value {
         ),
         serde_json::Value::Array(a) => a.into_iter().map(without_nulls).collect(),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run.json written before a defaulted field existed has the same settings as one
+    /// written after; a changed value still differs.
+    #[test]
+    fn settings_read_absent_fields_at_their_defaults() {
+        let exp = Experiment::load(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../experiments/smoke.toml"
+        )))
+        .unwrap();
+        let now = serde_json::to_value(&exp).unwrap();
+        let mut old = now.clone();
+        let features = old["eval"]["features"].as_object_mut().unwrap();
+        assert!(features.remove("finetune_lr").is_some());
+        let manifest = |e: serde_json::Value| RunManifest {
+            path: PathBuf::from("run.json"),
+            command: String::new(),
+            experiment: e.clone(),
+            raw: serde_json::json!({ "experiment": e }),
+        };
+        assert_ne!(now, old);
+        assert_eq!(manifest(now.clone()).settings(), manifest(old).settings());
+        let mut other = now.clone();
+        other["train"]["epochs"] = serde_json::json!(99);
+        assert_ne!(manifest(now).settings(), manifest(other).settings());
     }
 }
