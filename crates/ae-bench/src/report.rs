@@ -105,6 +105,20 @@ fn columns_and_best(
     (sizes, best)
 }
 
+/// The most seeds any cell of a wide table averages: cells with fewer are marked, so a
+/// table that is partly a third seed says which means rest on fewer.
+fn most_seeds(table: &BTreeMap<(String, String), BTreeMap<u32, Entry>>) -> usize {
+    table
+        .values()
+        .flat_map(|cols| cols.values())
+        .map(|e| match e {
+            Entry::Ok { n, .. } => *n,
+            Entry::Failed => 0,
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 fn fmt_value(v: f64) -> String {
     if v.abs() >= 100.0 {
         format!("{v:.1}")
@@ -133,6 +147,7 @@ pub fn summary_markdown(title: &str, command: &str, rows: &[Row]) -> String {
                 continue;
             }
             let (sizes, best) = columns_and_best(&table, lower_better);
+            let most = most_seeds(&table);
             let _ = writeln!(out, "## {dataset}: `{metric}`\n");
             let header: Vec<String> = sizes.iter().map(|c| format!("k={c}")).collect();
             let _ = writeln!(out, "| model | backend | {} |", header.join(" | "));
@@ -151,11 +166,24 @@ pub fn summary_markdown(title: &str, command: &str, rows: &[Row]) -> String {
                             if best.get(c) == Some(mean) && table.len() > 1 {
                                 s = format!("**{s}**");
                             }
+                            if *n < most {
+                                s = format!("{s} (n={n})");
+                            }
                             s
                         }
                     })
                     .collect();
                 let _ = writeln!(out, "| {model} | {backend} | {} |", cells.join(" | "));
+            }
+            if table
+                .values()
+                .flat_map(|cols| cols.values())
+                .any(|e| matches!(e, Entry::Ok { n, .. } if *n < most))
+            {
+                let _ = writeln!(
+                    out,
+                    "\n(n=…) marks a mean over fewer seeds than the table's {most}."
+                );
             }
             let _ = writeln!(out);
         }
@@ -220,6 +248,7 @@ pub fn summary_latex(name: &str, budget: &str, rows: &[Row]) -> Vec<(String, Str
                 continue;
             }
             let (sizes, best) = columns_and_best(&table, lower_better);
+            let most = most_seeds(&table);
             let mut t = String::new();
             let _ = writeln!(t, "\\begin{{table}}[htbp]\n\\centering\n\\small");
             let _ = writeln!(
@@ -262,6 +291,9 @@ pub fn summary_latex(name: &str, budget: &str, rows: &[Row]) -> Vec<(String, Str
                             }
                             if best.get(c) == Some(mean) && table.len() > 1 {
                                 s = format!("\\textbf{{{s}}}");
+                            }
+                            if *n < most {
+                                s = format!("{s} ($n={n}$)");
                             }
                             s
                         }
@@ -347,8 +379,40 @@ mod tests {
             md.contains("| ae | flex | failed | **5.000 ± 1.414** |"),
             "{md}"
         );
-        assert!(md.contains("| pca | flex | **50.000** | 13.870 |"), "{md}");
+        // PCA has one seed where the AE has two: its means say so.
+        assert!(
+            md.contains("| pca | flex | **50.000** (n=1) | 13.870 (n=1) |"),
+            "{md}"
+        );
         assert!(md.contains("loss became NaN at epoch 3"), "{md}");
+    }
+
+    #[test]
+    fn means_over_fewer_seeds_are_marked() {
+        let rows = vec![
+            row("ae", 2, 0, 4.0),
+            row("ae", 2, 1, 6.0),
+            row("ae", 2, 2, 8.0),
+            row("ae", 30, 0, 3.0),
+            row("ae", 30, 1, 5.0),
+            row("pca", 2, 0, 9.0),
+        ];
+        let md = summary_markdown("t", "ae-bench merge", &rows);
+        assert!(
+            md.contains("| ae | flex | **6.000 ± 2.000** | **4.000 ± 1.414** (n=2) |"),
+            "{md}"
+        );
+        assert!(md.contains("| pca | flex | 9.000 (n=1) |  |"), "{md}");
+        assert!(md.contains("fewer seeds than the table's 3"), "{md}");
+        // Two seeds everywhere: nothing to mark.
+        let same = summary_markdown("t", "ae-bench merge", &rows[3..5]);
+        assert!(!same.contains("(n="), "{same}");
+        let files = summary_latex("t", "b", &rows);
+        let (_, t) = files
+            .iter()
+            .find(|(f, _)| f == "mnist_test_sse_per_image.tex")
+            .unwrap();
+        assert!(t.contains("4.000 $\\pm$ 1.414} ($n=2$)"), "{t}");
     }
 
     #[test]
@@ -370,7 +434,7 @@ mod tests {
             "\\bottomrule",
             "\\label{tab:2026-11-29-smoke-mnist-test-sse-per-image}",
             "deep\\_ae & flex & \\textbf{11.000 $\\pm$ 1.414} \\\\",
-            "pca & flex & 13.000 \\\\",
+            "pca & flex & 13.000 ($n=1$) \\\\",
             "3 epochs on 5 000 images",
         ] {
             assert!(t.contains(needle), "{needle}\n{t}");
