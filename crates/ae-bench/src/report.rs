@@ -105,18 +105,18 @@ fn columns_and_best(
     (sizes, best)
 }
 
-/// The most seeds any cell of a wide table averages: cells with fewer are marked, so a
-/// table that is partly a third seed says which means rest on fewer.
-fn most_seeds(table: &BTreeMap<(String, String), BTreeMap<u32, Entry>>) -> usize {
+/// The fewest and most seeds the ok cells of a wide table average: cells with fewer than
+/// the most are marked, so a table that is partly a third seed says which means rest on
+/// fewer.
+fn seed_range(table: &BTreeMap<(String, String), BTreeMap<u32, Entry>>) -> (usize, usize) {
     table
         .values()
         .flat_map(|cols| cols.values())
-        .map(|e| match e {
-            Entry::Ok { n, .. } => *n,
-            Entry::Failed => 0,
+        .filter_map(|e| match e {
+            Entry::Ok { n, .. } => Some(*n),
+            Entry::Failed => None,
         })
-        .max()
-        .unwrap_or(0)
+        .fold((usize::MAX, 0), |(lo, hi), n| (lo.min(n), hi.max(n)))
 }
 
 fn fmt_value(v: f64) -> String {
@@ -147,7 +147,7 @@ pub fn summary_markdown(title: &str, command: &str, rows: &[Row]) -> String {
                 continue;
             }
             let (sizes, best) = columns_and_best(&table, lower_better);
-            let most = most_seeds(&table);
+            let (fewest, most) = seed_range(&table);
             let _ = writeln!(out, "## {dataset}: `{metric}`\n");
             let header: Vec<String> = sizes.iter().map(|c| format!("k={c}")).collect();
             let _ = writeln!(out, "| model | backend | {} |", header.join(" | "));
@@ -175,11 +175,7 @@ pub fn summary_markdown(title: &str, command: &str, rows: &[Row]) -> String {
                     .collect();
                 let _ = writeln!(out, "| {model} | {backend} | {} |", cells.join(" | "));
             }
-            if table
-                .values()
-                .flat_map(|cols| cols.values())
-                .any(|e| matches!(e, Entry::Ok { n, .. } if *n < most))
-            {
+            if fewest < most {
                 let _ = writeln!(
                     out,
                     "\n(n=…) marks a mean over fewer seeds than the table's {most}."
@@ -248,7 +244,7 @@ pub fn summary_latex(name: &str, budget: &str, rows: &[Row]) -> Vec<(String, Str
                 continue;
             }
             let (sizes, best) = columns_and_best(&table, lower_better);
-            let most = most_seeds(&table);
+            let (_, most) = seed_range(&table);
             let mut t = String::new();
             let _ = writeln!(t, "\\begin{{table}}[htbp]\n\\centering\n\\small");
             let _ = writeln!(
