@@ -15,6 +15,9 @@ pub enum ReconLoss {
     Mse,
     /// Binary cross-entropy from logits (stable form); output σ(logits).
     Bce,
+    /// Squared error on a linear output (a Gaussian decoder with σ² = ½): for real values,
+    /// standardised per feature. Output = logits.
+    Gaussian,
 }
 
 /// The MLP body shared by every MLP variant. The decoder mirrors the encoder unless

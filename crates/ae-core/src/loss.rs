@@ -61,6 +61,16 @@ pub fn recon_loss<B: Backend>(
     match loss {
         ReconLoss::Bce => bce_with_logits_per_image(logits, x),
         ReconLoss::Mse => sse_per_image(sigmoid(logits), x),
+        ReconLoss::Gaussian => sse_per_image(logits, x),
+    }
+}
+
+/// The reconstruction a decoder's logits stand for under `loss`: σ(logits) for the
+/// losses on [0, 1] values, the logits themselves for the Gaussian loss.
+pub fn recon_output<B: Backend>(loss: ReconLoss, logits: Tensor<B, 2>) -> Tensor<B, 2> {
+    match loss {
+        ReconLoss::Bce | ReconLoss::Mse => sigmoid(logits),
+        ReconLoss::Gaussian => logits,
     }
 }
 
@@ -103,6 +113,30 @@ mod tests {
                 "{v}: {dg} vs {slope}"
             );
         }
+    }
+
+    /// The Gaussian loss is the SSE of the logits themselves (a linear output that can
+    /// leave [0, 1]), and its gradient is 2 (x̂ − x) per element (the closed form).
+    #[test]
+    fn gaussian_loss_is_sse_on_a_linear_output() {
+        let d = Default::default();
+        let l = from_slice::<A>(&[2.5, -1.0, 0.0, 4.0], 2, 2, &d).require_grad();
+        let x = from_slice::<A>(&[0.5, 1.0, -2.0, 3.0], 2, 2, &d);
+        let loss = recon_loss(ReconLoss::Gaussian, l.clone(), x);
+        // Image 1: 2² + 2² = 8; image 2: 2² + 1² = 5 -> mean 6.5.
+        assert_eq!(to_vec(loss.clone().inner()).unwrap(), vec![6.5]);
+        let g: Vec<f32> = l
+            .grad(&loss.backward())
+            .unwrap()
+            .to_data()
+            .to_vec()
+            .unwrap();
+        // d/dl of mean over 2 images of Σ (l − x)²: (l − x).
+        assert_eq!(g, vec![2.0, -2.0, 2.0, 1.0]);
+        let out = recon_output(ReconLoss::Gaussian, from_slice::<B>(&[-3.0, 7.0], 1, 2, &d));
+        assert_eq!(to_vec(out).unwrap(), vec![-3.0, 7.0]);
+        let out = recon_output(ReconLoss::Bce, from_slice::<B>(&[0.0], 1, 1, &d));
+        assert_eq!(to_vec(out).unwrap(), vec![0.5]);
     }
 
     #[test]

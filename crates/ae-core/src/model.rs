@@ -42,8 +42,10 @@ pub struct AeOutput<B: Backend> {
 }
 
 impl<B: Backend> AeOutput<B> {
-    /// Assembles the output of a model whose decoder emits logits (x̂ = σ(logits)).
+    /// Assembles the output of a model whose decoder emits logits (x̂ = σ(logits), or
+    /// the logits themselves under the Gaussian loss).
     pub fn from_logits(
+        loss: crate::config::ReconLoss,
         recon: Tensor<B, 1>,
         terms: Vec<(&'static str, Tensor<B, 1>)>,
         code: Tensor<B, 2>,
@@ -57,7 +59,7 @@ impl<B: Backend> AeOutput<B> {
             recon,
             terms,
             code,
-            reconstruction: crate::kernel::sigmoid(logits),
+            reconstruction: crate::loss::recon_output(loss, logits),
         }
     }
 

@@ -1,4 +1,5 @@
-//! MNIST and Fashion-MNIST: where to find them, how to load and verify them, and splits.
+//! The built-in datasets (MNIST and Fashion-MNIST: where to find them, how to load and
+//! verify them), what every dataset is ([`Dataset`]), and splits.
 
 use std::path::{Path, PathBuf};
 
@@ -8,6 +9,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::error::{DataError, Result};
 use crate::idx;
+use serde::{Deserialize, Serialize};
 
 /// Environment variable naming a data root (a directory holding `mnist/`, `fashion-mnist/`).
 pub const DATA_DIR_ENV: &str = "AE_DATA_DIR";
@@ -284,17 +286,103 @@ impl Split {
     }
 }
 
+/// What the values of a dataset are; decides which reconstruction loss fits them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ValueKind {
+    /// Intensities in [0, 1] (Bernoulli cross-entropy or squared error on a sigmoid).
+    #[default]
+    Unit,
+    /// Real values, standardised per feature with the training split's mean and standard
+    /// deviation (Gaussian loss: squared error on a linear output).
+    Real,
+    /// Non-negative integer counts (word counts of documents).
+    Counts,
+}
+
+impl ValueKind {
+    /// The name in experiment files.
+    pub fn name(self) -> &'static str {
+        match self {
+            ValueKind::Unit => "unit",
+            ValueKind::Real => "real",
+            ValueKind::Counts => "counts",
+        }
+    }
+}
+
+/// Which dataset: a built-in one, or a user's file named in an experiment.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DatasetId {
+    /// MNIST or Fashion-MNIST.
+    Builtin(DatasetKind),
+    /// A user's dataset, by its checked name (see [`crate::user::is_safe_name`]).
+    User(String),
+}
+
+impl DatasetId {
+    /// The name cells, tables and folders use.
+    pub fn name(&self) -> &str {
+        match self {
+            DatasetId::Builtin(k) => k.name(),
+            DatasetId::User(n) => n,
+        }
+    }
+}
+
+impl std::fmt::Display for DatasetId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl From<DatasetKind> for DatasetId {
+    fn from(k: DatasetKind) -> Self {
+        DatasetId::Builtin(k)
+    }
+}
+
+/// Fashion-MNIST's class names, label 0 first (Xiao et al. 2017).
+pub const FASHION_CLASSES: [&str; 10] = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+];
+
 /// A dataset with its train and test splits.
 #[derive(Debug, Clone)]
 pub struct Dataset {
     /// Which dataset this is.
-    pub kind: DatasetKind,
+    pub id: DatasetId,
     /// The directory it was loaded from.
     pub dir: PathBuf,
     /// The training split (60 000 images for MNIST).
     pub train: Split,
     /// The test split (10 000 images for MNIST).
     pub test: Split,
+    /// What the values are (built-in sets: intensities in [0, 1]).
+    pub values: ValueKind,
+    /// Whether the labels are real (a user's set without labels has all zeros).
+    pub labelled: bool,
+    /// Class names, label 0 first.
+    pub class_names: Vec<String>,
+    /// Real-valued sets: the training split's per-feature (mean, standard deviation) that
+    /// standardised both splits; values in tables are in these standardised units.
+    pub scaling: Option<(Vec<f32>, Vec<f32>)>,
+}
+
+impl Dataset {
+    /// Values per item.
+    pub fn dim(&self) -> usize {
+        self.train.dim()
+    }
 }
 
 impl Dataset {
@@ -336,11 +424,19 @@ impl Dataset {
             }
             Ok(Split::from_idx(&images, labels))
         };
+        let class_names = match kind {
+            DatasetKind::Mnist => (0..10).map(|d| d.to_string()).collect(),
+            DatasetKind::FashionMnist => FASHION_CLASSES.iter().map(|s| s.to_string()).collect(),
+        };
         Ok(Dataset {
-            kind,
+            id: DatasetId::Builtin(kind),
             dir: dir.to_path_buf(),
             train: split(FILES[0], FILES[1])?,
             test: split(FILES[2], FILES[3])?,
+            values: ValueKind::Unit,
+            labelled: true,
+            class_names,
+            scaling: None,
         })
     }
 }

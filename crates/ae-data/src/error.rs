@@ -119,6 +119,18 @@ pub enum DataError {
         /// The valid range, in words.
         expected: &'static str,
     },
+    /// A value, label or field of a user's file that cannot be used.
+    #[error("{path}: row {row}, field `{field}`: {msg}")]
+    BadValue {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based data row (the header not counted); 0 when the whole file is meant.
+        row: usize,
+        /// The column, array or setting.
+        field: String,
+        /// What is wrong and what was expected.
+        msg: String,
+    },
     /// Every mirror failed to deliver a file.
     #[error("could not download {file}: {}", .attempts.join("; "))]
     Download {

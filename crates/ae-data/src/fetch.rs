@@ -288,7 +288,7 @@ mod tests {
         let victim = format!("{}.gz", FILES[3]);
         let body = files.get_mut(&victim).unwrap();
         let mut raw = Vec::new();
-        flate2::read::GzDecoder::new(body.as_slice())
+        flate2::read::MultiGzDecoder::new(body.as_slice())
             .read_to_end(&mut raw)
             .unwrap();
         let last = raw.len() - 1;

@@ -44,7 +44,9 @@ pub fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>> {
 pub fn gunzip_if_gzip(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>> {
     if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::with_capacity(raw.len() * 4);
-        flate2::read::GzDecoder::new(raw.as_slice())
+        // Multi-member: a valid gzip file may hold several members (zcat joins them);
+        // GzDecoder would stop after the first and the checksum would then fail.
+        flate2::read::MultiGzDecoder::new(raw.as_slice())
             .read_to_end(&mut out)
             .map_err(|source| DataError::Gzip {
                 path: path.to_path_buf(),
@@ -191,6 +193,24 @@ mod tests {
             width: 2,
             pixels: (0..12).collect(),
         }
+    }
+
+    /// A gzip file of two members (what `cat a.gz b.gz` or a split writer makes) is valid:
+    /// `zcat` yields both parts, and so must the loader, or the checksum fails wrongly.
+    #[test]
+    fn multi_member_gzip_is_decoded_whole() {
+        use std::io::Write;
+        let bytes = encode_images(&fixture());
+        let (a, b) = bytes.split_at(7);
+        let mut joined = Vec::new();
+        for part in [a, b] {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(part).unwrap();
+            joined.extend(e.finish().unwrap());
+        }
+        let out = gunzip_if_gzip(p(), joined).unwrap();
+        assert_eq!(out, bytes);
+        assert_eq!(decode_images(p(), &out).unwrap(), fixture());
     }
 
     #[test]

@@ -190,6 +190,10 @@ pub struct ReproduceArgs {
     /// Data root holding `mnist/`.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Train nothing: rewrite `<out>/paper/<table>` from the run folders under `--out`
+    /// (every row of the paper with its state, run and build).
+    #[arg(long, conflicts_with_all = ["resume", "rows"])]
+    pub table_only: bool,
 }
 
 // `ae-bench report`: its arguments (the subcommand's help is the variant's doc in main.rs).

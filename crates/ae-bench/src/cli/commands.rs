@@ -228,6 +228,7 @@ pub fn reproduce(opts: ReproduceArgs, command_line: String) -> Result<()> {
         backend,
         out,
         data_dir,
+        table_only,
     } = opts;
     let mut b = reproduce::Budget::new(budget);
     if !rows.is_empty() {
@@ -250,6 +251,10 @@ pub fn reproduce(opts: ReproduceArgs, command_line: String) -> Result<()> {
     }
     if custom {
         b.name = format!("{}-custom", b.name);
+    }
+    if table_only {
+        println!("{}", reproduce::write_paper_file(&out, &b)?);
+        return Ok(());
     }
     let outcome = reproduce::run(&reproduce::ReproduceOptions {
         budget: b,

@@ -1,7 +1,7 @@
 //! One point of the sweep (dataset × model × code size × backend × seed), its stable
 //! key, and `--shard K/N`.
 
-use ae_data::DatasetKind;
+use ae_data::DatasetId;
 use serde::Serialize;
 
 use crate::backend::BackendKind;
@@ -51,7 +51,7 @@ impl Shard {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cell {
     /// Dataset.
-    pub dataset: DatasetKind,
+    pub dataset: DatasetId,
     /// Model family and its hyperparameters.
     pub model: ModelSpec,
     /// Latent dimension.

@@ -11,10 +11,11 @@ mod tasks;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use ae_core::TrainSpec;
-use ae_data::DatasetKind;
+use ae_core::{AeConfig, ReconLoss, TrainSpec};
+use ae_data::{Dataset, DatasetId, DatasetKind, FileDataset, ValueKind};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
@@ -37,7 +38,7 @@ pub struct Experiment {
     #[serde(default)]
     pub description: String,
     /// Datasets to run on.
-    pub datasets: Vec<DatasetName>,
+    pub datasets: Vec<DatasetEntry>,
     /// Models to train and evaluate.
     pub models: Vec<ModelSpec>,
     /// Code sizes (latent dimensions) to sweep.
@@ -54,6 +55,9 @@ pub struct Experiment {
     /// Evaluation settings.
     #[serde(default)]
     pub eval: EvalSpec,
+    /// The experiment file's folder: a user's data paths are relative to it.
+    #[serde(skip)]
+    pub base_dir: std::path::PathBuf,
 }
 
 fn default_seeds() -> Vec<u64> {
@@ -62,6 +66,62 @@ fn default_seeds() -> Vec<u64> {
 
 fn default_backends() -> Vec<BackendKind> {
     vec![BackendKind::DEFAULT]
+}
+
+/// One entry of `datasets`: a built-in set by name (`"mnist"`), or a user's file
+/// (`[[datasets]] name = … path = … kind = …`, see [`FileDataset`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum DatasetEntry {
+    /// MNIST or Fashion-MNIST.
+    Builtin(DatasetName),
+    /// A user's CSV, Parquet, NPY/NPZ or IDX file.
+    File(Box<FileDataset>),
+}
+
+impl<'de> Deserialize<'de> for DatasetEntry {
+    /// A string is a built-in name, a table a user's file; each gets its own error
+    /// message (serde's untagged enums only say that nothing matched).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error;
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::String(s) => serde_json::from_value(serde_json::Value::String(
+                s.clone(),
+            ))
+            .map(DatasetEntry::Builtin)
+            .map_err(|_| {
+                D::Error::custom(format!(
+                    "unknown dataset `{s}`: the built-in ones are mnist and fashion-mnist; \
+                     a file of your own is a table: {{ name = \"…\", path = \"….csv\", kind = \"real\" }}"
+                ))
+            }),
+            v @ serde_json::Value::Object(_) => serde_json::from_value(v)
+                .map(|f| DatasetEntry::File(Box::new(f)))
+                .map_err(|e| D::Error::custom(format!("dataset file entry: {e}"))),
+            other => Err(D::Error::custom(format!(
+                "a dataset is a name (\"mnist\") or a table with name, path and kind; found {other}"
+            ))),
+        }
+    }
+}
+
+impl DatasetEntry {
+    /// The identity cells carry.
+    pub fn id(&self) -> DatasetId {
+        match self {
+            DatasetEntry::Builtin(n) => DatasetId::Builtin((*n).into()),
+            DatasetEntry::File(f) => DatasetId::User(f.name.clone()),
+        }
+    }
+
+    /// Values per item, as far as the experiment file alone tells (built-in sets: 784;
+    /// a user's file: its declared `shape`, else only known once the file is read).
+    pub fn declared_dim(&self) -> Option<usize> {
+        match self {
+            DatasetEntry::Builtin(_) => Some(28 * 28),
+            DatasetEntry::File(f) => f.declared_dim(),
+        }
+    }
 }
 
 /// A dataset name as written in experiment files.
@@ -87,7 +147,10 @@ impl Experiment {
     pub fn load(path: &Path) -> Result<Experiment> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read experiment file {}", path.display()))?;
-        Self::parse(&text).with_context(|| format!("invalid experiment file {}", path.display()))
+        let mut exp = Self::parse(&text)
+            .with_context(|| format!("invalid experiment file {}", path.display()))?;
+        exp.base_dir = base_of(path);
+        Ok(exp)
     }
 
     /// [`load`](Self::load) with `--set KEY=VALUE` overrides applied to the file's TOML
@@ -95,7 +158,7 @@ impl Experiment {
     pub fn load_with(path: &Path, sets: &[String]) -> Result<Experiment> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read experiment file {}", path.display()))?;
-        Self::parse_with(&text, sets).with_context(|| {
+        let mut exp = Self::parse_with(&text, sets).with_context(|| {
             if sets.is_empty() {
                 format!("invalid experiment file {}", path.display())
             } else {
@@ -105,7 +168,9 @@ impl Experiment {
                     sets.join(" --set ")
                 )
             }
-        })
+        })?;
+        exp.base_dir = base_of(path);
+        Ok(exp)
     }
 
     /// [`parse`](Self::parse) with `--set KEY=VALUE` overrides applied to the TOML first.
@@ -162,7 +227,23 @@ impl Experiment {
             }
             Ok(())
         }
-        no_duplicates("datasets", &self.datasets)?;
+        let ids: Vec<String> = self
+            .datasets
+            .iter()
+            .map(|d| d.id().name().to_string())
+            .collect();
+        no_duplicates("datasets", &ids)?;
+        for d in &self.datasets {
+            if let DatasetEntry::File(f) = d {
+                f.check().with_context(|| format!("dataset `{}`", f.name))?;
+                if f.name.parse::<DatasetKind>().is_ok() {
+                    bail!(
+                        "dataset `{}`: that name is a built-in dataset's; give your file another",
+                        f.name
+                    );
+                }
+            }
+        }
         no_duplicates("code_sizes", &self.code_sizes)?;
         no_duplicates("seeds", &self.seeds)?;
         no_duplicates("backends", &self.backends)?;
@@ -176,8 +257,13 @@ impl Experiment {
             }
         }
         // Every cell's model is built and checked now, before the first cell trains,
-        // rather than hours into the sweep. Every supported dataset is 28 × 28 pixels.
-        const INPUT: usize = 28 * 28;
+        // rather than hours into the sweep, against every dataset whose size the file
+        // tells; the sweep checks again against the loaded data (`check_models`).
+        let dims: Vec<usize> = self
+            .datasets
+            .iter()
+            .filter_map(DatasetEntry::declared_dim)
+            .collect();
         for m in &self.models {
             if let ModelSpec::Ae {
                 config, code_sizes, ..
@@ -193,10 +279,15 @@ impl Experiment {
                 if let Some(c) = own {
                     no_duplicates(&format!("model `{}`: `code_sizes`", m.name()), c)?;
                 }
-                for &k in own.unwrap_or(&self.code_sizes) {
-                    config.check(INPUT, k).with_context(|| {
-                        format!("model `{}` at code size {k} cannot be built", m.name())
-                    })?;
+                for &input in &dims {
+                    for &k in own.unwrap_or(&self.code_sizes) {
+                        config.check(input, k).with_context(|| {
+                            format!(
+                                "model `{}` at code size {k} cannot be built for {input} inputs",
+                                m.name()
+                            )
+                        })?;
+                    }
                 }
             }
         }
@@ -219,7 +310,11 @@ impl Experiment {
         for n in &e.denoise.noises {
             n.validate().context("`eval.denoise.noises`")?;
         }
-        if let Some(c) = e.anomaly.classes.iter().find(|&&c| c > 9) {
+        let builtin_only = self
+            .datasets
+            .iter()
+            .all(|d| matches!(d, DatasetEntry::Builtin(_)));
+        if builtin_only && let Some(c) = e.anomaly.classes.iter().find(|&&c| c > 9) {
             bail!("`eval.anomaly.classes` contains {c}: classes are 0..=9");
         }
         let checks = [
@@ -259,13 +354,106 @@ impl Experiment {
         Ok(())
     }
 
+    /// Checks every model and task against the datasets as loaded (their real size, value
+    /// kind, image shape and labels), before any cell trains; errors name the model or
+    /// task, the dataset and what to change.
+    pub fn check_against(&self, data: &BTreeMap<DatasetId, Dataset>) -> Result<()> {
+        for (id, ds) in data {
+            let dim = ds.dim();
+            for m in &self.models {
+                let ModelSpec::Ae {
+                    config, code_sizes, ..
+                } = m
+                else {
+                    continue;
+                };
+                let name = m.name();
+                for &k in code_sizes.as_deref().unwrap_or(&self.code_sizes) {
+                    config.check(dim, k).with_context(|| {
+                        format!("model `{name}` at code size {k} cannot be built for dataset `{id}` ({dim} values per item)")
+                    })?;
+                }
+                if matches!(config, AeConfig::Conv { .. }) && ds.train.height != ds.train.width {
+                    bail!(
+                        "model `{name}` is convolutional and needs square images; dataset `{id}` \
+                         has items of {}×{}",
+                        ds.train.height,
+                        ds.train.width
+                    );
+                }
+                check_loss_fits(&name, config.arch().loss, id, ds.values)?;
+            }
+            let needs_labels = [Task::Cluster, Task::Features, Task::Anomaly];
+            if !ds.labelled
+                && let Some(t) = self.eval.tasks.iter().find(|t| needs_labels.contains(t))
+            {
+                bail!(
+                    "task `{}` needs labels; dataset `{id}` has none (give `label_column` or \
+                     `labels_path`)",
+                    t.name()
+                );
+            }
+            let image_tasks = [Task::Denoise, Task::Generate, Task::Compress];
+            let square_unit = ds.values == ValueKind::Unit && ds.train.height == ds.train.width;
+            if !square_unit
+                && let Some(t) = self.eval.tasks.iter().find(|t| image_tasks.contains(t))
+            {
+                bail!(
+                    "task `{}` works on square images with values in [0, 1]; dataset `{id}` \
+                     holds {} values in items of {}×{}",
+                    t.name(),
+                    ds.values.name(),
+                    ds.train.height,
+                    ds.train.width
+                );
+            }
+            let n = ds.class_names.len();
+            if self.eval.tasks.contains(&Task::Anomaly)
+                && let Some(c) = self
+                    .eval
+                    .anomaly
+                    .classes
+                    .iter()
+                    .find(|&&c| usize::from(c) >= n)
+            {
+                bail!(
+                    "`eval.anomaly.classes` contains {c}; dataset `{id}` has {n} classes (0..={}): \
+                     list the normal classes it has",
+                    n - 1
+                );
+            }
+        }
+        if self.models.iter().any(|m| matches!(m, ModelSpec::Pixels)) {
+            for d in &self.datasets {
+                let declared = d.declared_dim();
+                if let Some(ds) = data.get(&d.id())
+                    && declared != Some(ds.dim())
+                {
+                    bail!(
+                        "the pixel baseline on dataset `{}` needs `shape` declared (its items have \
+                         {} values)",
+                        d.id(),
+                        ds.dim()
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Every cell of the sweep, in a deterministic order.
     pub fn cells(&self) -> Vec<Cell> {
         let mut cells = Vec::new();
-        for &dataset in &self.datasets {
+        let mut pixels;
+        for dataset in &self.datasets {
             for model in &self.models {
                 let sizes = match model {
-                    ModelSpec::Pixels => &[PIXELS_CODE][..],
+                    // The identity "code": as wide as the input (checked against the loaded
+                    // data by `check_against`).
+                    ModelSpec::Pixels => {
+                        pixels = [dataset.declared_dim().unwrap_or(PIXELS_CODE)];
+                        &pixels[..]
+                    }
                     ModelSpec::Ae {
                         code_sizes: Some(own),
                         ..
@@ -276,7 +464,7 @@ impl Experiment {
                     for &backend in &self.backends {
                         for &seed in &self.seeds {
                             cells.push(Cell {
-                                dataset: dataset.into(),
+                                dataset: dataset.id(),
                                 model: model.clone(),
                                 code_size,
                                 backend,
@@ -288,6 +476,32 @@ impl Experiment {
             }
         }
         cells
+    }
+}
+
+/// A reconstruction loss must suit the values: a real-valued or count dataset has values
+/// outside [0, 1] that a sigmoid output cannot reach.
+fn check_loss_fits(model: &str, loss: ReconLoss, id: &DatasetId, values: ValueKind) -> Result<()> {
+    let fits = match values {
+        ValueKind::Unit => true,
+        ValueKind::Real | ValueKind::Counts => loss == ReconLoss::Gaussian,
+    };
+    if !fits {
+        bail!(
+            "model `{model}` uses loss = \"{}\", whose output is in [0, 1]; dataset `{id}` holds \
+             {} values: set `arch = {{ loss = \"gaussian\" }}` (squared error on a linear output)",
+            serde_json::to_value(loss)?.as_str().unwrap_or("?"),
+            values.name()
+        );
+    }
+    Ok(())
+}
+
+/// The folder of an experiment file (`.` for a bare file name).
+fn base_of(path: &Path) -> std::path::PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
     }
 }
 

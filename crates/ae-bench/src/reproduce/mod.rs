@@ -5,6 +5,7 @@
 
 mod budget;
 mod job;
+mod ledger;
 mod pretrain;
 mod table;
 
@@ -16,6 +17,7 @@ use serde::Serialize;
 
 pub use budget::{Budget, BudgetKind, RowKind};
 use job::Job;
+pub use table::write_paper_file;
 
 use crate::backend::{BackendKind, dispatch};
 use crate::manifest::RunManifest;

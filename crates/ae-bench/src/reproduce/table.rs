@@ -6,7 +6,7 @@ use ae_data::Dataset;
 use anyhow::Result;
 
 use super::ReproduceOptions;
-use super::budget::{RowKind, paper_value};
+use super::budget::{Budget, RowKind, paper_value};
 use crate::artifacts;
 use crate::store::{self, CellRecord, Row};
 use crate::{gallery, plot};
@@ -86,17 +86,47 @@ pub(super) fn write_outputs(
             Ok(f.write_all(tex.as_bytes())?)
         })?;
     }
-    let paper_dir = opts.paper_root.join("paper");
-    std::fs::create_dir_all(&paper_dir)?;
-    store::write_atomic(&paper_dir.join(opts.budget.paper_file()), |f| {
-        use std::io::Write;
-        Ok(f.write_all(table.as_bytes())?)
-    })?;
+    write_paper_file(&opts.paper_root, &opts.budget)?;
     Ok(table)
 }
 
+/// `results/paper/<file>` of a budget: every row of the paper's table as the run folders
+/// under `root` hold it (stored, not finished, not run), with its run and build.
+pub fn write_paper_file(root: &Path, budget: &Budget) -> Result<String> {
+    let rows = super::ledger::ledger(root, &budget.name)?;
+    let mut s = format!(
+        "# Hinton & Salakhutdinov (2006), MNIST, {}-dimensional codes — budget `{}`\n\n\
+         Average squared error per MNIST test image (summed over 784 pixels, 10 000 test \
+         images), seed 0, flex backend. Every row of the paper's table is listed: each from \
+         the newest run folder under `{}` that holds it, a row still training with the last \
+         epoch of its curve, a row no run holds as **not run**. *Build* is the commit the \
+         binary was built from (\"uncommitted\" when it was built from, or ran in, a tree \
+         with changes). Wall time includes pretraining; \"≤ 3.00 at\" is the training clock \
+         when the test error first reached the paper's 3.00. Regenerate with `ae-bench \
+         reproduce hinton2006 --budget {} --table-only`.\n\n",
+        budget.code(),
+        budget.name,
+        root.display(),
+        budget.name
+    );
+    s.push_str(&super::ledger::markdown(&rows, root));
+    s.push_str(
+        "\nEach run folder holds its own `summary.md`, `fine_tuning_curves.png` (test error \
+         after each fine-tuning epoch), `reconstructions.png` (the paper's figure 2), \
+         `figure3_codes.png` (figure 3, when run) and `rbm_pretraining.json` (RBM monitors \
+         per layer and epoch).\n",
+    );
+    let paper_dir = root.join("paper");
+    std::fs::create_dir_all(&paper_dir)?;
+    store::write_atomic(&paper_dir.join(budget.paper_file()), |f| {
+        use std::io::Write;
+        Ok(f.write_all(s.as_bytes())?)
+    })?;
+    Ok(s)
+}
+
 /// When a fine-tuning curve first reached `target`: (epoch, training-clock seconds).
-fn reached(rows: &[Row], target: f64) -> Option<(usize, f64)> {
+pub(super) fn reached(rows: &[Row], target: f64) -> Option<(usize, f64)> {
     let value = |metric: String| rows.iter().find(|r| r.metric == metric).map(|r| r.value);
     (1..)
         .map_while(|e| value(format!("curve_test_sse@{e}")).map(|v| (e, v)))
@@ -182,6 +212,31 @@ fn table_markdown(opts: &ReproduceOptions, cells: &[CellRecord], run_dir: &Path)
             } else {
                 format!("failed: {}", head.detail)
             }
+        ));
+    }
+    let missing: Vec<String> = opts
+        .budget
+        .rows
+        .iter()
+        .flat_map(|r| r.cells().iter())
+        .filter(|m| !cells.iter().any(|c| c.rows.first().is_some_and(|r| r.model == **m)))
+        .map(|m| {
+            let curve = std::fs::read_to_string(run_dir.join("in-progress").join(format!("{m}.csv")))
+                .ok()
+                .and_then(|t| t.lines().skip(1).filter(|l| !l.is_empty()).last().map(String::from));
+            match curve.as_deref().and_then(|l| l.split_once(',')) {
+                Some((epoch, rest)) => format!(
+                    "`{m}`: **not finished**, epoch {epoch}, test SSE {:.2} (`in-progress/{m}.csv`)",
+                    rest.split(',').next().and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::NAN)
+                ),
+                None => format!("`{m}`: **not run yet**"),
+            }
+        })
+        .collect();
+    if !missing.is_empty() {
+        s.push_str(&format!(
+            "\nRows of this budget not stored in this run: {}.\n",
+            missing.join("; ")
         ));
     }
     s.push_str(

@@ -1,14 +1,14 @@
 //! One cell from start to stored record: datasets loaded once per sweep, the cell run on
 //! its thread pool with errors and panics turned into a failed record, rows built.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::time::Instant;
 
 use ae_core::Pca;
 use ae_core::checkpoint::Checkpointing;
-use ae_data::{DataError, Dataset, DatasetKind};
+use ae_data::{DataError, Dataset, DatasetId};
 use anyhow::{Context, Result, anyhow, bail};
 use indicatif::ProgressBar;
 
@@ -16,7 +16,7 @@ use super::jobs::{EvalPca, EvalPixels, TrainAe};
 use super::threads::{peak_rss_mib, reset_peak_rss};
 use crate::artifacts::{Artifacts, TestView};
 use crate::backend::dispatch;
-use crate::experiment::{Cell, Experiment, ModelSpec};
+use crate::experiment::{Cell, DatasetEntry, Experiment, ModelSpec};
 use crate::store::{self, CellRecord, Row, Status};
 use crate::tasks::TaskCtx;
 
@@ -32,9 +32,9 @@ pub(super) struct CellOutput {
 /// State shared by the cells of one sweep: datasets loaded once, PCA fitted once each.
 pub(super) struct SweepState<'a> {
     pub(super) exp: &'a Experiment,
-    pub(super) data: &'a HashMap<DatasetKind, Dataset>,
+    pub(super) data: &'a BTreeMap<DatasetId, Dataset>,
     /// Each dataset's PCA fit and its seconds, or why it failed (its cells then fail).
-    pub(super) pca: HashMap<DatasetKind, Result<(Pca, f64), String>>,
+    pub(super) pca: HashMap<DatasetId, Result<(Pca, f64), String>>,
     /// Pictures are kept for the lowest seed only: the other seeds would look alike.
     pub(super) artifact_seed: u64,
     /// The run folder: cells in training checkpoint into its `checkpoints/`.
@@ -50,10 +50,10 @@ pub(super) fn named(values: &[(&'static str, f64)]) -> Vec<(String, f64)> {
 
 impl SweepState<'_> {
     /// The test images of `kind`, limited to `eval.test_limit`.
-    fn test_view(&self, kind: DatasetKind) -> Result<TestView<'_>> {
+    fn test_view(&self, kind: &DatasetId) -> Result<TestView<'_>> {
         let ds = self
             .data
-            .get(&kind)
+            .get(kind)
             .ok_or_else(|| anyhow!("dataset {kind} not loaded"))?;
         let dim = ds.train.dim();
         let limit = match self.exp.eval.test_limit {
@@ -74,15 +74,21 @@ impl SweepState<'_> {
             .get(&cell.dataset)
             .ok_or_else(|| anyhow!("dataset {} not loaded", cell.dataset))?;
         let dim = ds.train.dim();
-        let test = self.test_view(cell.dataset)?;
+        let test = self.test_view(&cell.dataset)?;
         let limit = test.labels.len();
-        let artifacts = cell.seed == self.artifact_seed;
-        // Out-of-distribution images: the experiment's other dataset, if loaded.
+        // Pictures are square grey images in [0, 1]: a table's rows or standardised
+        // values have none to draw.
+        let drawable = ds.values == ae_data::ValueKind::Unit
+            && ds.train.height == ds.train.width
+            && ds.train.height > 1;
+        let artifacts = cell.seed == self.artifact_seed && drawable;
+        // Out-of-distribution images: the experiment's first other dataset of the same
+        // size, if loaded (a model of 784 inputs cannot score a table of 13 columns).
         let ood = self
             .data
-            .keys()
-            .find(|&&k| k != cell.dataset)
-            .map(|&k| self.test_view(k).map(|v| (k.name(), v)))
+            .iter()
+            .find(|(k, d)| **k != cell.dataset && d.dim() == dim)
+            .map(|(k, _)| self.test_view(k).map(|v| (k.name(), v)))
             .transpose()?;
         let tasks = TaskCtx {
             spec: &self.exp.eval,
@@ -267,25 +273,37 @@ pub(super) fn curve_rows(cell: &Cell, curves: &[(usize, f64, Option<f64>)]) -> V
 pub(super) fn load_datasets(
     exp: &Experiment,
     data_dir: Option<&Path>,
-) -> Result<(HashMap<DatasetKind, Dataset>, Vec<String>)> {
-    let mut data = HashMap::new();
+) -> Result<(BTreeMap<DatasetId, Dataset>, Vec<String>)> {
+    let mut data = BTreeMap::new();
     let mut skipped = Vec::new();
-    for &name in &exp.datasets {
-        let kind: DatasetKind = name.into();
-        match kind.load(data_dir) {
-            Ok(ds) => {
-                data.insert(kind, ds);
+    for entry in &exp.datasets {
+        match entry {
+            DatasetEntry::Builtin(name) => {
+                let kind: ae_data::DatasetKind = (*name).into();
+                match kind.load(data_dir) {
+                    Ok(ds) => {
+                        data.insert(entry.id(), ds);
+                    }
+                    Err(e @ DataError::NotFound { .. }) => {
+                        eprintln!("note: skipping {kind}: {e}");
+                        skipped.push(kind.name().to_string());
+                    }
+                    Err(e) => return Err(e).with_context(|| format!("cannot load {kind}")),
+                }
             }
-            Err(e @ DataError::NotFound { .. }) => {
-                eprintln!("note: skipping {kind}: {e}");
-                skipped.push(kind.name().to_string());
+            // A user's file is never skipped: it was asked for by path.
+            DatasetEntry::File(f) => {
+                let ds = f
+                    .load(&exp.base_dir)
+                    .with_context(|| format!("cannot load dataset `{}`", f.name))?;
+                data.insert(entry.id(), ds);
             }
-            Err(e) => return Err(e).with_context(|| format!("cannot load {kind}")),
         }
     }
     if data.is_empty() {
         bail!("none of the experiment's datasets is available; see the notes above");
     }
+    exp.check_against(&data)?;
     Ok((data, skipped))
 }
 

@@ -11,9 +11,11 @@ mod outputs;
 #[cfg(test)]
 mod tests;
 mod threads;
+#[cfg(test)]
+mod user_data_tests;
 
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -91,7 +93,7 @@ struct RunInfo<'a> {
     git: Git,
     versions: Versions,
     machine: Machine,
-    data: HashMap<&'static str, String>,
+    data: BTreeMap<String, String>,
     skipped_datasets: &'a [String],
     started: String,
     finished: Option<String>,
@@ -253,7 +255,7 @@ pub fn run(opts: &SweepOptions) -> Result<SweepOutcome> {
         machine: Machine::detect(),
         data: data
             .iter()
-            .map(|(k, d)| (k.name(), d.dir.display().to_string()))
+            .map(|(k, d)| (k.name().to_string(), d.dir.display().to_string()))
             .collect(),
         skipped_datasets: &skipped,
         started,
@@ -270,7 +272,7 @@ pub fn run(opts: &SweepOptions) -> Result<SweepOutcome> {
     // only the PCA cells of that dataset.
     let mut pca = HashMap::new();
     for c in pending.iter().filter(|c| matches!(c.model, ModelSpec::Pca)) {
-        if let Entry::Vacant(e) = pca.entry(c.dataset) {
+        if let Entry::Vacant(e) = pca.entry(c.dataset.clone()) {
             let t = Instant::now();
             let ds = &data[&c.dataset];
             let fit = Pca::fit(&ds.train.images, ds.train.dim())

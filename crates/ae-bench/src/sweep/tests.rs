@@ -17,7 +17,7 @@ fn run_dirs_are_never_reused() {
 #[test]
 fn non_finite_metrics_mark_the_cell_failed() {
     let cell = Cell {
-        dataset: DatasetKind::Mnist,
+        dataset: DatasetKind::Mnist.into(),
         model: ModelSpec::Pca,
         code_size: 3,
         backend: BackendKind::Flex,

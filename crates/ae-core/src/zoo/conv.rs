@@ -16,8 +16,8 @@ use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 
 use crate::config::ReconLoss;
-use crate::kernel::{affine, depth_to_space2, im2col3x3, linear, max_pool2, relu, sigmoid};
-use crate::loss::recon_loss;
+use crate::kernel::{affine, depth_to_space2, im2col3x3, linear, max_pool2, relu};
+use crate::loss::{recon_loss, recon_output};
 use crate::model::{AeOutput, Autoencoder, Codec};
 
 /// burn's default for convolutions: Kaiming-uniform with gain 1/√3, i.e. U(±1/√fan_in),
@@ -229,7 +229,7 @@ impl<B: Backend> Codec<B> for ConvAe<B> {
     }
 
     fn decode(&self, z: Tensor<B, 2>) -> Tensor<B, 2> {
-        sigmoid(self.decoder.logits(z))
+        recon_output(self.loss, self.decoder.logits(z))
     }
 }
 
@@ -238,7 +238,7 @@ impl<B: Backend> Autoencoder<B> for ConvAe<B> {
         let code = self.encode(input);
         let logits = self.decoder.logits(code.clone());
         let recon = recon_loss(self.loss, logits.clone(), target);
-        AeOutput::from_logits(recon, Vec::new(), code, logits)
+        AeOutput::from_logits(self.loss, recon, Vec::new(), code, logits)
     }
 }
 

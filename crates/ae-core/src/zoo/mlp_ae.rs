@@ -1,12 +1,11 @@
 //! The MLP autoencoder shared by the shallow, deep, sparse, denoising and contractive
 //! variants: one body, and a [`Regularizer`] that is the only thing that differs.
 
-use crate::kernel::sigmoid;
 use burn::module::Param;
 use burn::prelude::*;
 
 use crate::config::{CheckedAe, ReconLoss, Sparsity};
-use crate::loss::{bernoulli_kl_sum, recon_loss};
+use crate::loss::{bernoulli_kl_sum, recon_loss, recon_output};
 use crate::mlp::{Activation, Mlp, MlpConfig};
 use crate::model::{AeOutput, Autoencoder, Codec, from_slice, to_vec};
 
@@ -196,7 +195,7 @@ impl<B: Backend> Codec<B> for MlpAe<B> {
     }
 
     fn decode(&self, z: Tensor<B, 2>) -> Tensor<B, 2> {
-        sigmoid(self.logits(z))
+        recon_output(self.loss, self.logits(z))
     }
 }
 
@@ -222,7 +221,7 @@ impl<B: Backend> Autoencoder<B> for MlpAe<B> {
                 self.jacobian_frobenius_sq(input, code.clone()) * lambda,
             )),
         };
-        AeOutput::from_logits(recon, term.into_iter().collect(), code, logits)
+        AeOutput::from_logits(self.loss, recon, term.into_iter().collect(), code, logits)
     }
 
     fn input_filters(&self) -> Option<Tensor<B, 2>> {

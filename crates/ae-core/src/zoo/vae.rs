@@ -6,8 +6,8 @@ use burn::prelude::*;
 
 use super::conv::{ConvDecoder, ConvEncoder};
 use crate::config::{AeConfig, CheckedAe, ReconLoss};
-use crate::kernel::{linear, reparameterize, sigmoid};
-use crate::loss::{bce_with_logits_rows, gaussian_kl_rows, recon_loss};
+use crate::kernel::{linear, reparameterize};
+use crate::loss::{bce_with_logits_rows, gaussian_kl_rows, recon_loss, recon_output};
 use crate::mlp::{Mlp, MlpConfig};
 use crate::model::{AeOutput, Autoencoder, Codec};
 
@@ -149,7 +149,7 @@ impl<B: Backend> Codec<B> for Vae<B> {
     }
 
     fn decode(&self, z: Tensor<B, 2>) -> Tensor<B, 2> {
-        sigmoid(self.logits(z))
+        recon_output(self.loss, self.logits(z))
     }
 }
 
@@ -163,7 +163,7 @@ impl<B: Backend> Autoencoder<B> for Vae<B> {
         let logits = self.logits(z);
         let recon = recon_loss(self.loss, logits.clone(), target);
         let kl = gaussian_kl_rows(mu.clone(), logvar).mean() * self.beta;
-        AeOutput::from_logits(recon, vec![("kl", kl)], mu, logits)
+        AeOutput::from_logits(self.loss, recon, vec![("kl", kl)], mu, logits)
     }
 
     fn sample_prior(&self, n: usize, device: &B::Device) -> Option<Tensor<B, 2>> {
