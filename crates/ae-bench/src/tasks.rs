@@ -151,6 +151,19 @@ fn psnr(clean: &[f32], other: &[f32], dim: usize) -> f64 {
     m.psnr_db()
 }
 
+/// Neighbours of the k-NN distance anomaly baseline.
+const KNN_ANOMALY_K: usize = 5;
+
+/// Clusters to find: the classes the training labels hold (10 for the digit sets).
+fn classes(split: &Split) -> usize {
+    split
+        .labels
+        .iter()
+        .copied()
+        .max()
+        .map_or(1, |m| usize::from(m) + 1)
+}
+
 fn head(split: &Split, n: usize) -> (&[f32], &[u8]) {
     let n = if n == 0 {
         split.len()
@@ -311,7 +324,7 @@ pub fn run_tasks<B: Backend, C: Codec<B>>(
                 let z = codes(codec, x, dim, batch, device)?;
                 let fit = ae_eval::cluster::kmeans(
                     &Features::new("codes", &z, codec.code_size())?,
-                    10,
+                    classes(ctx.train),
                     c.restarts,
                     ctx.seed,
                 )?;
@@ -390,7 +403,37 @@ pub fn run_tasks<B: Backend, C: Codec<B>>(
             }
             // Generation needs a VAE ([`run_ae_tasks`]); the baselines skip what needs a
             // reconstruction.
-            Task::Generate | Task::Denoise | Task::Anomaly => {}
+            // The baselines that need no model: distance to the k-th nearest normal
+            // training item, and an isolation forest, one-class per normal class.
+            Task::Anomaly => {
+                let test = Features::new("test items", ctx.test.images, dim)?;
+                let (mut knn, mut forest) = (Vec::new(), Vec::new());
+                for &c in &ctx.spec.anomaly.classes {
+                    ctx.bar
+                        .set_message(format!("eval anomaly baselines: class {c}"));
+                    let idx: Vec<usize> = (0..ctx.train.len())
+                        .filter(|&i| ctx.train.labels[i] == c)
+                        .collect();
+                    let normal = ctx.train.select(&idx);
+                    let train = Features::new("normal training items", &normal.images, dim)?;
+                    let anomalous: Vec<bool> = ctx.test.labels.iter().map(|&l| l != c).collect();
+                    let k = KNN_ANOMALY_K.min(train.len());
+                    let s = ae_eval::anomaly::knn_distance(&train, &test, k)?;
+                    let a = ae_eval::score::auroc(&s, &anomalous)?;
+                    m.push((format!("knn_auroc@{c}"), a));
+                    knn.push(a);
+                    let s = ae_eval::anomaly::isolation_forest(&train, &test, 100, 256, ctx.seed)?;
+                    let a = ae_eval::score::auroc(&s, &anomalous)?;
+                    m.push((format!("iforest_auroc@{c}"), a));
+                    forest.push(a);
+                }
+                for (name, v) in [("knn_auroc_mean", knn), ("iforest_auroc_mean", forest)] {
+                    if !v.is_empty() {
+                        m.push((name.into(), v.iter().sum::<f64>() / v.len() as f64));
+                    }
+                }
+            }
+            Task::Generate | Task::Denoise => {}
         }
     }
     Ok((m, pics, kmeans))
@@ -429,10 +472,10 @@ pub fn run_ae_tasks<AD: AutodiffBackend>(
             None => {
                 let z = codes(model, x, dim, ctx.spec.batch_size, device)?;
                 let z = Features::new("codes", &z, k)?;
-                ae_eval::cluster::kmeans(&z, 10, c.restarts, ctx.seed)?
+                ae_eval::cluster::kmeans(&z, classes(ctx.train), c.restarts, ctx.seed)?
             }
         };
-        let mu = from_slice::<AD>(&init.centroids, 10, k, device);
+        let mu = from_slice::<AD>(&init.centroids, classes(ctx.train), k, device);
         let dec = ae_core::dec::Dec {
             ae: on_autodiff::<AD>(model, checked, device)?,
             centroids: Param::from_tensor(mu),
@@ -444,7 +487,7 @@ pub fn run_ae_tasks<AD: AutodiffBackend>(
         };
         let (fitted, history) = ae_core::dec::fit(dec, &split, spec, ctx.seed, device)?;
         let q = ae_core::dec::assignments(&fitted, x, dim, ctx.spec.batch_size, device)?;
-        let labels = ae_core::dec::hard_labels(&q, 10);
+        let labels = ae_core::dec::hard_labels(&q, classes(ctx.train));
         m.push((
             "dec_acc".into(),
             ae_eval::score::cluster_accuracy(&labels, y)?,
@@ -456,7 +499,8 @@ pub fn run_ae_tasks<AD: AutodiffBackend>(
     if ctx.spec.tasks.contains(&Task::Features) && f.finetune_epochs > 0 {
         ctx.bar.set_message("eval features: fine-tuning");
         let ae = on_autodiff::<AD>(model, checked, device)?;
-        let classifier = ae_core::finetune::Classifier::new(ae, 10, ctx.seed, device);
+        let classifier =
+            ae_core::finetune::Classifier::new(ae, classes(ctx.train), ctx.seed, device);
         let split = head_split(ctx.train, f.train_images);
         let spec = ae_core::finetune::FinetuneSpec {
             epochs: f.finetune_epochs,

@@ -6,6 +6,7 @@
 //! pathfinding (Hungarian matching), png and flate2 (lossless baselines) — and each
 //! metric is tested against a hand-computed case.
 
+pub mod anomaly;
 pub mod classify;
 pub mod cluster;
 pub mod compress;
