@@ -494,4 +494,39 @@ mod tests {
             .collect();
         assert!(!names.iter().any(|n| n.contains("d.png")), "{names:?}");
     }
+
+    /// A value stored in a cell's JSON reads back bit for bit (serde_json's exact float
+    /// parsing), so results.csv, drawn from the cells, never drifts in the last place.
+    #[test]
+    fn floats_round_trip_exactly_through_a_cell() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut rows = Vec::new();
+        for i in 0..5000 {
+            // xorshift: values of every magnitude, including subnormals and long mantissas.
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let v = f64::from_bits(x & !(0x7FF << 52) | ((x % 2046 + 1) << 52));
+            rows.push(Row::ok_for_test("m", 2, 0, &format!("m{i}"), v));
+        }
+        let rec = CellRecord {
+            key: "k".into(),
+            rows,
+            seconds: 0.1 + 0.2,
+            artifacts: None,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = save_cell(dir.path(), &rec).unwrap();
+        let back = parse_cell(&path, &std::fs::read_to_string(&path).unwrap()).unwrap();
+        for (a, b) in rec.rows.iter().zip(&back.rows) {
+            assert_eq!(
+                a.value.to_bits(),
+                b.value.to_bits(),
+                "{} vs {}",
+                a.value,
+                b.value
+            );
+        }
+        assert_eq!(back.seconds.to_bits(), (0.1f64 + 0.2).to_bits());
+    }
 }

@@ -248,6 +248,15 @@ impl Experiment {
         no_duplicates("seeds", &self.seeds)?;
         no_duplicates("backends", &self.backends)?;
         let labels: Vec<String> = self.models.iter().map(ModelSpec::name).collect();
+        // A label becomes part of file names (cells, checkpoints, charts) and of CSV and
+        // Markdown tables: one safe alphabet, checked here, keeps every write inside its
+        // run folder and every table intact.
+        if let Some(l) = labels.iter().find(|l| !is_safe_label(l)) {
+            bail!(
+                "`models`: label {l:?} is not allowed: use 1-64 of ASCII letters, digits, '-', \
+                 '_', '.' and '+', starting with a letter or digit (it names files and table rows)"
+            );
+        }
         for (i, l) in labels.iter().enumerate() {
             if labels[..i].contains(l) {
                 bail!(
@@ -495,6 +504,18 @@ fn check_loss_fits(model: &str, loss: ReconLoss, id: &DatasetId, values: ValueKi
         );
     }
     Ok(())
+}
+
+/// Whether a model label is safe as a file name and a table cell.
+pub fn is_safe_label(label: &str) -> bool {
+    label.len() <= 64
+        && label
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && label
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+'))
 }
 
 /// The folder of an experiment file (`.` for a bare file name).

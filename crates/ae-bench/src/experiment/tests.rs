@@ -419,3 +419,34 @@ fn the_ci_task_experiment_covers_every_task_and_each_is_tracked() {
     assert_eq!(crate::check::tracked("psnr_noisy@masking-0.25"), None);
     assert_eq!(crate::check::tracked("iwae_nll"), Some(true));
 }
+
+/// Labels name files and table rows: path separators, dots first, NUL, table and CSV
+/// formula characters and overlong labels are refused at load, naming the label.
+#[test]
+fn unsafe_labels_are_refused_at_load() {
+    for bad in [
+        "/../../x",
+        "a/b",
+        "..",
+        ".hidden",
+        "-x",
+        "=cmd()",
+        "a|b",
+        "a\nb",
+        "a b",
+        "",
+        "x\u{0}",
+        &"y".repeat(65),
+    ] {
+        let text = format!(
+            "name = \"t\"\ndatasets = [\"mnist\"]\ncode_sizes = [2]\n\
+             models = [{{ kind = \"deep\", label = {} }}]\n",
+            toml::Value::String(bad.to_string())
+        );
+        let err = format!("{:#}", Experiment::parse(&text).unwrap_err());
+        assert!(err.contains("not allowed"), "{bad:?}: {err}");
+    }
+    for good in ["deep", "rbm+cg", "l1-n256_bce.v2", &"y".repeat(64)] {
+        assert!(super::is_safe_label(good), "{good}");
+    }
+}
