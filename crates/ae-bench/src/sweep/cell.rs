@@ -41,6 +41,9 @@ pub(super) struct SweepState<'a> {
     pub(super) run_dir: &'a Path,
 }
 
+/// Metrics that assume values in [0, 1].
+const UNIT_ONLY_METRICS: [&str; 2] = ["test_bce_per_image", "test_psnr_db"];
+
 /// How often a cell in training checkpoints mid-epoch (and always at epoch ends).
 pub(super) const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(120);
 
@@ -332,6 +335,16 @@ pub(super) fn execute(
         .and_then(|r| r.map_err(|e| format!("{e:#}")));
     let (metrics, out) = match result {
         Ok(mut out) => {
+            // Cross-entropy and PSNR (peak 1) are defined for values in [0, 1] only: on real
+            // values or counts they would be numbers without a meaning.
+            if state
+                .data
+                .get(&cell.dataset)
+                .is_some_and(|d| d.values != ae_data::ValueKind::Unit)
+            {
+                out.metrics
+                    .retain(|(m, _)| !UNIT_ONLY_METRICS.contains(&m.as_str()));
+            }
             if let Some(mib) = peak_rss_mib() {
                 out.metrics.push(("peak_rss_mib".into(), mib));
             }

@@ -84,6 +84,11 @@ tasks = ["features"]
             .any(|r| r.dataset == "tab" && r.model == "pixels")
     );
     assert!(out.rows.iter().all(|r| r.status == Status::Ok));
+    // No cross-entropy or PSNR on real values: they assume [0, 1].
+    for m in ["test_bce_per_image", "test_psnr_db"] {
+        assert!(!out.rows.iter().any(|r| r.metric == m), "{m} reported");
+    }
+    assert!(out.rows.iter().any(|r| r.metric == "test_mse_per_pixel"));
 }
 
 #[test]
