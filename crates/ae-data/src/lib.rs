@@ -7,6 +7,7 @@
 
 pub mod batch;
 pub mod corrupt;
+pub mod curves;
 pub mod dataset;
 pub mod error;
 pub mod fetch;

@@ -329,6 +329,13 @@ pub enum Paper {
     /// Hinton & Salakhutdinov (2006), Science 313:504: MNIST, 30-d codes.
     Hinton2006,
 }
+/// A dataset `ae-bench data make` generates.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum SyntheticSet {
+    /// Hinton & Salakhutdinov (2006): one smooth curve through three random points each.
+    Curves,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum DataCommand {
     /// Download a dataset from its canonical mirrors, verifying checksums. Nothing else
@@ -342,6 +349,17 @@ pub enum DataCommand {
         /// Base URL to try instead of the canonical mirrors (repeatable).
         #[arg(long)]
         mirror: Vec<String>,
+    },
+    /// Generate a synthetic dataset into `<dest>/<name>/` and check it against the
+    /// checksums committed there (`curves`: Hinton & Salakhutdinov's 2006 curves, 20 000 +
+    /// 10 000 images of 28 x 28; about a minute).
+    Make {
+        /// The synthetic set.
+        #[arg(value_enum)]
+        dataset: SyntheticSet,
+        /// Data root; the files go to `<dest>/<dataset>/`.
+        #[arg(long, default_value = "data")]
+        dest: PathBuf,
     },
     /// Locate a dataset, load it and verify its checksums.
     Verify {

@@ -2,7 +2,7 @@
 //! binary): the library computes, these print what a person reads and set the exit code.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -11,7 +11,7 @@ use ae_bench::{bench, check, experiment, reproduce, runs, slurm, store, sweep};
 
 use super::args::{
     BenchArgs, CheckArgs, CompareArgs, DataCommand, EvalArgs, HistoryArgs, MergeArgs, Paper,
-    ReportArgs, ReproduceArgs, SubmitArgs, SweepArgs, TheoryArgs,
+    ReportArgs, ReproduceArgs, SubmitArgs, SweepArgs, SyntheticSet, TheoryArgs,
 };
 
 /// `ae-bench eval`.
@@ -505,6 +505,7 @@ pub fn data(command: DataCommand) -> Result<()> {
             bar.finish_and_clear();
             println!("{dataset}: verified files in {}/", dir.display());
         }
+        DataCommand::Make { dataset, dest } => make_synthetic(dataset, &dest)?,
         DataCommand::Verify { dataset, data_dir } => {
             let ds = dataset.load(data_dir.as_deref())?;
             println!(
@@ -514,6 +515,51 @@ pub fn data(command: DataCommand) -> Result<()> {
                 ds.train.height,
                 ds.train.width,
                 ds.dir.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `ae-bench data make`: generates the set, then compares each file's SHA-256 with
+/// `SHA256SUMS` in its folder (written when absent), so a changed generator is caught.
+fn make_synthetic(set: SyntheticSet, dest: &Path) -> Result<()> {
+    let dir = match set {
+        SyntheticSet::Curves => dest.join("curves"),
+    };
+    let t = std::time::Instant::now();
+    let made = ae_data::curves::write(&dir, &mut |done, total| {
+        eprintln!("curves: {done}/{total} images");
+    })?;
+    let sums_path = dir.join("SHA256SUMS");
+    let lines: String = made
+        .iter()
+        .map(|(p, sum)| {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default();
+            format!("{sum}  {}\n", name.trim_end_matches(".gz"))
+        })
+        .collect();
+    match std::fs::read_to_string(&sums_path) {
+        Ok(want) if want == lines => println!(
+            "curves: {} files in {}/ match SHA256SUMS ({:.0} s)",
+            made.len(),
+            dir.display(),
+            t.elapsed().as_secs_f64()
+        ),
+        Ok(want) => anyhow::bail!(
+            "the generated curves differ from {} (expected:\n{want}generated:\n{lines}); \
+             the generator changed: regenerate every run made from the old files",
+            sums_path.display()
+        ),
+        Err(_) => {
+            std::fs::write(&sums_path, &lines)?;
+            println!(
+                "curves: wrote {} files and {}",
+                made.len(),
+                sums_path.display()
             );
         }
     }
