@@ -132,20 +132,6 @@ pub fn draw_all(cells: &[CellRecord], dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(written)
 }
 
-/// Fashion-MNIST's class names, by label.
-const FASHION_CLASSES: [&str; 10] = [
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-];
-
 /// One panel per model: its 2-D test codes coloured by class, a shared class legend; to
 /// `path` (PNG) and beside it as SVG, vector PDF and the points as CSV (`panel` = model,
 /// `series` = class).
@@ -205,7 +191,10 @@ impl ScatterLayout {
         let cols = panels.clamp(1, 4);
         let grid_rows = panels.div_ceil(cols).max(1);
         let names: Vec<String> = match dataset {
-            "fashion-mnist" => FASHION_CLASSES.iter().map(|s| s.to_string()).collect(),
+            "fashion-mnist" => ae_data::FASHION_CLASSES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             _ => (0..10).map(|c| c.to_string()).collect(),
         };
         // Legend entries in as many lines as the width needs.

@@ -154,6 +154,12 @@ fn psnr(clean: &[f32], other: &[f32], dim: usize) -> f64 {
 /// Neighbours of the k-NN distance anomaly baseline.
 const KNN_ANOMALY_K: usize = 5;
 
+/// The items of class `c` (the normal class of a one-class model).
+fn of_class(split: &Split, c: u8) -> Split {
+    let idx: Vec<usize> = (0..split.len()).filter(|&i| split.labels[i] == c).collect();
+    split.select(&idx)
+}
+
 /// Clusters to find: the classes the training labels hold (10 for the digit sets).
 fn classes(split: &Split) -> usize {
     split
@@ -253,10 +259,7 @@ pub fn run_tasks<B: Backend, C: Codec<B>>(
                 for &c in &ctx.spec.anomaly.classes {
                     ctx.bar
                         .set_message(format!("eval anomaly: normal class {c}"));
-                    let idx: Vec<usize> = (0..ctx.train.len())
-                        .filter(|&i| ctx.train.labels[i] == c)
-                        .collect();
-                    let scores = one_class(&ctx.train.select(&idx))
+                    let scores = one_class(&of_class(ctx.train, c))
                         .with_context(|| format!("one-class model of class {c}"))?;
                     let anomalous: Vec<bool> = ctx.test.labels.iter().map(|&l| l != c).collect();
                     let a = ae_eval::score::auroc(&scores, &anomalous)?;
@@ -411,10 +414,7 @@ pub fn run_tasks<B: Backend, C: Codec<B>>(
                 for &c in &ctx.spec.anomaly.classes {
                     ctx.bar
                         .set_message(format!("eval anomaly baselines: class {c}"));
-                    let idx: Vec<usize> = (0..ctx.train.len())
-                        .filter(|&i| ctx.train.labels[i] == c)
-                        .collect();
-                    let normal = ctx.train.select(&idx);
+                    let normal = of_class(ctx.train, c);
                     let train = Features::new("normal training items", &normal.images, dim)?;
                     let anomalous: Vec<bool> = ctx.test.labels.iter().map(|&l| l != c).collect();
                     let k = KNN_ANOMALY_K.min(train.len());
