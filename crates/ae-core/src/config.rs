@@ -260,6 +260,26 @@ fn conv_side(input: usize, channels: &[usize]) -> Result<usize> {
     Ok(side)
 }
 
+/// The largest model accepted: 2^28 weights, 1 GiB as f32.
+pub const MAX_WEIGHTS: u128 = 1 << 28;
+
+/// Weights of the dense encoder and decoder an [`ArchSpec`] describes between `input`
+/// and `code` (u128: no product of `usize` sizes can overflow it).
+fn dense_weights(input: usize, code: usize, arch: &ArchSpec) -> u128 {
+    let chain =
+        |sizes: Vec<usize>| -> u128 { sizes.windows(2).map(|w| w[0] as u128 * w[1] as u128).sum() };
+    let mut enc = vec![input];
+    enc.extend(&arch.hidden);
+    enc.push(code);
+    let mut dec = vec![code];
+    match &arch.decoder_hidden {
+        Some(h) => dec.extend(h),
+        None => dec.extend(arch.hidden.iter().rev()),
+    }
+    dec.push(input);
+    chain(enc) + chain(dec)
+}
+
 pub(crate) fn invalid(
     field: &'static str,
     value: impl ToString,
@@ -396,6 +416,23 @@ impl AeConfig {
                 "arch.hidden",
                 h,
                 "hidden layers need at least one unit",
+            ));
+        }
+        // Sizes are checked before anything is allocated: a layer of 10^9 units must be an
+        // error naming the number, not an abort of the process ("memory allocation
+        // failed") minutes into a sweep.
+        let weights = dense_weights(input, code, arch);
+        if weights > MAX_WEIGHTS {
+            return Err(invalid(
+                "arch.hidden",
+                format!(
+                    "{:?} (with {input} inputs and a code of {code}: {weights} weights)",
+                    arch.hidden
+                ),
+                format!(
+                    "at most {MAX_WEIGHTS} weights (1 GiB as f32; training holds about four \
+                     copies: weights, gradients, two Adam moments)"
+                ),
             ));
         }
         if code >= input && !self.regularized() {

@@ -336,6 +336,34 @@ fn configs_are_checked_with_helpful_errors() {
     .unwrap_err()
     .to_string();
     assert!(e.contains("sparsity.rho"), "{e}");
+    // A layer that cannot be allocated is refused at check time, naming the count:
+    // 784·10⁹ + 10⁹·30 twice = 1.628·10¹² weights.
+    let e = AeConfig::Deep {
+        arch: arch(&[1_000_000_000]),
+    }
+    .check(784, 30)
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("1628000000000 weights") && e.contains("at most"),
+        "{e}"
+    );
+    // Overflow-free for sizes whose product exceeds usize.
+    let e = AeConfig::Deep {
+        arch: arch(&[usize::MAX, usize::MAX]),
+    }
+    .check(784, 30)
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("weights"), "{e}");
+    // The paper's 784-1000-500-250-30 net (2.8 M weights) passes.
+    assert!(
+        AeConfig::Deep {
+            arch: arch(&[1000, 500, 250])
+        }
+        .check(784, 30)
+        .is_ok()
+    );
     let e = TrainSpec {
         patience: Some(2),
         ..TrainSpec::default()
