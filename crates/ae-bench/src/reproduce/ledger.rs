@@ -95,7 +95,7 @@ fn runs_of(root: &Path, budget: &str) -> Result<Vec<(PathBuf, serde_json::Value)
 }
 
 /// The curve so far of a row in training: (last epoch, its test SSE).
-fn in_progress(run: &Path, model: &str) -> Option<(usize, f64)> {
+pub(super) fn in_progress(run: &Path, model: &str) -> Option<(usize, f64)> {
     let text =
         std::fs::read_to_string(run.join("in-progress").join(format!("{model}.csv"))).ok()?;
     let last = text

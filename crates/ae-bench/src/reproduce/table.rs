@@ -220,17 +220,11 @@ fn table_markdown(opts: &ReproduceOptions, cells: &[CellRecord], run_dir: &Path)
         .iter()
         .flat_map(|r| r.cells().iter())
         .filter(|m| !cells.iter().any(|c| c.rows.first().is_some_and(|r| r.model == **m)))
-        .map(|m| {
-            let curve = std::fs::read_to_string(run_dir.join("in-progress").join(format!("{m}.csv")))
-                .ok()
-                .and_then(|t| t.lines().skip(1).filter(|l| !l.is_empty()).last().map(String::from));
-            match curve.as_deref().and_then(|l| l.split_once(',')) {
-                Some((epoch, rest)) => format!(
-                    "`{m}`: **not finished**, epoch {epoch}, test SSE {:.2} (`in-progress/{m}.csv`)",
-                    rest.split(',').next().and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::NAN)
-                ),
-                None => format!("`{m}`: **not run yet**"),
-            }
+        .map(|m| match super::ledger::in_progress(run_dir, m) {
+            Some((epoch, value)) => format!(
+                "`{m}`: **not finished**, epoch {epoch}, test SSE {value:.2} (`in-progress/{m}.csv`)"
+            ),
+            None => format!("`{m}`: **not run yet**"),
         })
         .collect();
     if !missing.is_empty() {

@@ -69,18 +69,25 @@ fn pca_sweep(dir: &Path, code_sizes: &str, test: usize) -> SweepOptions {
         ),
     )
     .unwrap();
-    SweepOptions {
-        experiment: exp,
-        sets: Vec::new(),
-        out_root: dir.join("results"),
-        data_dir: None,
-        backend: None,
-        models: Vec::new(),
-        resume: None,
-        shard: None,
-        run_dir: None,
-        jobs: None,
-        command: "test".into(),
+    SweepOptions::for_test(exp, dir.join("results"))
+}
+
+impl SweepOptions {
+    /// The options of a plain sweep of `experiment` into `out_root`, as tests start one.
+    pub(super) fn for_test(experiment: PathBuf, out_root: PathBuf) -> SweepOptions {
+        SweepOptions {
+            experiment,
+            sets: Vec::new(),
+            out_root,
+            data_dir: None,
+            backend: None,
+            models: Vec::new(),
+            resume: None,
+            shard: None,
+            run_dir: None,
+            jobs: None,
+            command: "test".into(),
+        }
     }
 }
 

@@ -8,17 +8,8 @@ fn options(dir: &Path, toml: &str) -> SweepOptions {
     let exp = dir.join("exp.toml");
     std::fs::write(&exp, toml).unwrap();
     SweepOptions {
-        experiment: exp,
-        sets: Vec::new(),
-        out_root: dir.join("results"),
-        data_dir: None,
-        backend: None,
-        models: Vec::new(),
-        resume: None,
-        shard: None,
-        run_dir: None,
         jobs: Some(1),
-        command: "test".into(),
+        ..SweepOptions::for_test(exp, dir.join("results"))
     }
 }
 
